@@ -1,0 +1,69 @@
+"""Annotated dependency aliases: what a route needs, by name."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.core import errors
+from app.core.settings import Settings, hash_api_key
+from app.services.payments import PaymentService
+from app.services.webhooks import WebhookService
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    payments: PaymentService
+    webhooks: WebhookService
+    api_key_digests: tuple[str, ...]
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+_bearer = HTTPBearer(auto_error=False, description="An internal caller's API key")
+
+
+def require_api_key(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise errors.Unauthorized("Send `Authorization: Bearer <api key>`")
+    digest = hash_api_key(credentials.credentials)
+    # Compare against every key so the time taken does not say which one nearly matched.
+    matched = False
+    for known in services.api_key_digests:
+        matched |= hmac.compare_digest(digest, known)
+    if not matched:
+        raise errors.Unauthorized("The API key is not valid")
+    return digest
+
+
+ApiKeyDep = Annotated[str, Depends(require_api_key)]
+
+
+def get_payment_service(services: ServicesDep) -> PaymentService:
+    return services.payments
+
+
+def get_webhook_service(services: ServicesDep) -> WebhookService:
+    return services.webhooks
+
+
+def get_settings(services: ServicesDep) -> Settings:
+    return services.settings
+
+
+PaymentServiceDep = Annotated[PaymentService, Depends(get_payment_service)]
+WebhookServiceDep = Annotated[WebhookService, Depends(get_webhook_service)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]

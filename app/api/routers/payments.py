@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Response, status
+
+from app.api.deps import PaymentServiceDep, require_api_key
+from app.api.problems import responses
+from app.core import errors
+from app.schemas.payments import (
+    PaymentCreate,
+    PaymentCreated,
+    PaymentDetail,
+    PaymentList,
+    PaymentRead,
+    PaymentStatusChange,
+    PaymentStatusName,
+)
+
+router = APIRouter(
+    prefix="/v1/payments",
+    tags=["payments"],
+    dependencies=[Depends(require_api_key)],
+    responses=responses(errors.Unauthorized),
+)
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="recommended: the same key replays the first response",
+    ),
+]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PaymentCreated,
+    summary="Create (or return) the open payment for an order",
+    responses={
+        200: {"model": PaymentCreated, "description": "the order's open payment, unchanged"},
+        **responses(
+            errors.UnknownPaymentChannel,
+            errors.PaymentChannelNotEnabled,
+            errors.RequestTooLarge,
+            errors.PaymentProcessing,
+            errors.PaymentAlreadySucceeded,
+            errors.ConcurrentUpdate,
+            errors.ProviderRejectedError,
+            errors.ProviderUnavailableError,
+        ),
+    },
+)
+async def create_payment(
+    body: PaymentCreate,
+    payments: PaymentServiceDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> PaymentCreated:
+    result = await payments.create(body)
+    if not result.created:
+        response.status_code = status.HTTP_200_OK
+    return PaymentCreated.model_validate(result.payment)
+
+
+@router.get("", response_model=PaymentList, summary="List payments, newest first")
+async def list_payments(
+    payments: PaymentServiceDep,
+    order_id: Annotated[str | None, Query(max_length=255)] = None,
+    status: PaymentStatusName | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    starting_after: Annotated[str | None, Query(max_length=40)] = None,
+) -> PaymentList:
+    rows, has_more = await payments.list(
+        order_id=order_id, status=status, limit=limit, starting_after=starting_after
+    )
+    data = [PaymentRead.model_validate(p) for p in rows]
+    return PaymentList(
+        data=data, has_more=has_more, next_cursor=data[-1].id if has_more and data else None
+    )
+
+
+@router.get(
+    "/{payment_id}",
+    response_model=PaymentRead,
+    responses=responses(errors.PaymentNotFound),
+)
+async def get_payment(payment_id: str, payments: PaymentServiceDep) -> PaymentRead:
+    return PaymentRead.model_validate(await payments.get(payment_id))
+
+
+@router.get(
+    "/{payment_id}/detail",
+    response_model=PaymentDetail,
+    summary="The payment, the provider's object for it, and its status history",
+    responses=responses(errors.PaymentNotFound, errors.ProviderUnavailableError),
+)
+async def get_payment_detail(
+    payment_id: str, payments: PaymentServiceDep, refresh: bool = False
+) -> PaymentDetail:
+    payment, provider_object, refreshed, history = await payments.detail(
+        payment_id, refresh=refresh
+    )
+    return PaymentDetail(
+        payment=PaymentRead.model_validate(payment),
+        provider_object=provider_object,
+        provider_object_refreshed=refreshed,
+        status_history=[PaymentStatusChange.model_validate(h) for h in history],
+    )
+
+
+@router.post(
+    "/{payment_id}/cancel",
+    response_model=PaymentRead,
+    summary="Cancel at the provider",
+    responses=responses(
+        errors.PaymentNotFound,
+        errors.PaymentNotCancelable,
+        errors.PaymentAlreadySucceeded,
+        errors.PaymentProcessing,
+        errors.ProviderRejectedError,
+        errors.ProviderUnavailableError,
+    ),
+)
+async def cancel_payment(
+    payment_id: str, payments: PaymentServiceDep, idempotency_key: IdempotencyKey = None
+) -> PaymentRead:
+    return PaymentRead.model_validate(await payments.cancel(payment_id))
+
+
+@router.post(
+    "/{payment_id}/sync",
+    response_model=PaymentRead,
+    summary="Pull the status from the provider now",
+    responses=responses(
+        errors.PaymentNotFound, errors.ProviderRejectedError, errors.ProviderUnavailableError
+    ),
+)
+async def sync_payment(
+    payment_id: str, payments: PaymentServiceDep, idempotency_key: IdempotencyKey = None
+) -> PaymentRead:
+    return PaymentRead.model_validate(await payments.sync(payment_id))

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Header
+
+from app.api.deps import PaymentServiceDep, SettingsDep
+from app.api.problems import responses
+from app.core import errors
+from app.schemas.payments import PublicConfig, PublicPayment
+
+router = APIRouter(prefix="/v1/public", tags=["public"])
+
+
+@router.get("/config", response_model=PublicConfig, summary="What a checkout page needs to start")
+async def get_public_config(settings: SettingsDep) -> PublicConfig:
+    return PublicConfig(
+        publishable_key=settings.stripe_publishable_key,
+        enabled_channels=list(settings.enabled_channels),
+        default_channel=settings.default_channel,
+        livemode=settings.stripe_livemode,
+    )
+
+
+@router.get(
+    "/payments/{payment_id}",
+    response_model=PublicPayment,
+    summary="One payment as its checkout page may see it",
+    responses=responses(errors.InvalidClientToken),
+)
+async def get_public_payment(
+    payment_id: str,
+    payments: PaymentServiceDep,
+    client_token: Annotated[str, Header(alias="X-Client-Token", max_length=128)] = "",
+) -> PublicPayment:
+    try:
+        payment = await payments.get(payment_id)
+    except errors.PaymentNotFound:
+        # Same answer for an unknown id and a wrong token: ids are not to be probed.
+        raise errors.InvalidClientToken() from None
+    if not client_token or not hmac.compare_digest(client_token, payment.client_token):
+        raise errors.InvalidClientToken()
+    return PublicPayment.model_validate(payment)

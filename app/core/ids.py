@@ -1,0 +1,31 @@
+"""Prefixed, time-sortable identifiers (`pay_...`), so newest-first is `ORDER BY id DESC`."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
+
+
+def _encode(value: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        value, rem = divmod(value, 32)
+        chars.append(_ALPHABET[rem])
+    return "".join(reversed(chars))
+
+
+def new_id(prefix: str) -> str:
+    """48 bits of milliseconds then 80 random bits: 26 characters, sortable by creation time."""
+    millis = time.time_ns() // 1_000_000
+    return f"{prefix}_{_encode(millis, 10)}{_encode(secrets.randbits(80), 16)}"
+
+
+def new_client_token() -> str:
+    return "ct_" + secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,177 @@
+"""Typed, validated settings. Every variable is prefixed `PAYMENTS_`."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Environment = Literal["development", "production"]
+
+DEFAULT_STRIPE_API_BASE = "https://api.stripe.com"
+_PLACEHOLDER = re.compile(r"(change[-_]?me|placeholder|example|xxx|your[-_])", re.IGNORECASE)
+_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
+
+CHANNELS = (
+    "stripe",
+    "stripe:payment_intent",
+    "stripe:checkout_session",
+    "pingxx:alipay_qr",
+    "pingxx:alipay_wap",
+    "pingxx:wx_pub_qr",
+    "pingxx:wx_pub",
+)
+
+
+class ConfigurationError(Exception):
+    """A setting is missing or unsafe; the message names the variable."""
+
+
+def hash_api_key(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PAYMENTS_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    environment: Environment = "development"
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="postgresql+asyncpg://user:password@host:port/db; unset: embedded PostgreSQL",
+    )
+    data_dir: Path = Field(default=Path(".data"), description="embedded PostgreSQL data lives here")
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=200)
+
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="bearer keys of internal callers, comma-separated"
+    )
+    api_key_hashes: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="sha256 hex digests of bearer keys, comma-separated"
+    )
+
+    stripe_secret_key: SecretStr | None = None
+    stripe_publishable_key: str | None = None
+    stripe_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    stripe_webhook_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
+    stripe_api_base: str = DEFAULT_STRIPE_API_BASE
+    stripe_max_network_retries: int = Field(default=2, ge=0, le=10)
+    stripe_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
+    allow_test_keys_in_production: bool = False
+
+    default_channel: str = "stripe"
+    enabled_channels: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["stripe"])
+
+    migrate_on_start: bool = Field(
+        default=False, description="run migrations at startup (dev; production uses a job)"
+    )
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=50_000_000)
+    log_level: str = "INFO"
+
+    @field_validator(
+        "api_keys", "stripe_webhook_secrets", "api_key_hashes", "enabled_channels", mode="before"
+    )
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("api_key_hashes")
+    @classmethod
+    def _hex_digests(cls, value: list[str]) -> list[str]:
+        for digest in value:
+            if not re.fullmatch(r"[0-9a-f]{64}", digest):
+                raise ValueError("PAYMENTS_API_KEY_HASHES holds sha256 hex digests (64 hex chars)")
+        return value
+
+    @field_validator("enabled_channels")
+    @classmethod
+    def _known_channels(cls, value: list[str]) -> list[str]:
+        for channel in value:
+            if channel not in CHANNELS:
+                raise ValueError(f"PAYMENTS_ENABLED_CHANNELS: unknown channel {channel!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _default_channel_enabled(self) -> Settings:
+        if self.default_channel not in self.enabled_channels:
+            raise ValueError(
+                f"PAYMENTS_DEFAULT_CHANNEL {self.default_channel!r} is not in "
+                "PAYMENTS_ENABLED_CHANNELS"
+            )
+        return self
+
+    @property
+    def stripe_livemode(self) -> bool:
+        key = self.stripe_secret_key.get_secret_value() if self.stripe_secret_key else ""
+        return key.startswith(("sk_live_", "rk_live_"))
+
+    def api_key_digests(self) -> list[str]:
+        """Only hashes are kept in memory for comparison."""
+        return [hash_api_key(k.get_secret_value()) for k in self.api_keys] + list(
+            self.api_key_hashes
+        )
+
+    def check_startup(self) -> None:
+        """Refuse to start with a missing or unsafe setting, naming the variable."""
+        problems: list[str] = []
+        if not self.api_keys and not self.api_key_hashes:
+            problems.append(
+                "PAYMENTS_API_KEYS (or PAYMENTS_API_KEY_HASHES) must name at least one key"
+            )
+        if any(c.startswith("stripe") for c in self.enabled_channels):
+            problems.extend(self._stripe_problems())
+        if problems:
+            raise ConfigurationError("; ".join(problems))
+
+    def _stripe_problems(self) -> list[str]:
+        problems: list[str] = []
+        secret = self.stripe_secret_key.get_secret_value() if self.stripe_secret_key else ""
+        production = self.environment == "production"
+        if not secret:
+            problems.append("PAYMENTS_STRIPE_SECRET_KEY is not set")
+        elif production and _PLACEHOLDER.search(secret):
+            problems.append("PAYMENTS_STRIPE_SECRET_KEY is a placeholder")
+        if not self.stripe_publishable_key:
+            problems.append("PAYMENTS_STRIPE_PUBLISHABLE_KEY is not set")
+        if not self.stripe_webhook_secrets:
+            problems.append("PAYMENTS_STRIPE_WEBHOOK_SECRETS is not set")
+        if not production:
+            return problems
+        for s in self.stripe_webhook_secrets:
+            if not s.get_secret_value() or _PLACEHOLDER.search(s.get_secret_value()):
+                problems.append(
+                    "PAYMENTS_STRIPE_WEBHOOK_SECRETS holds an empty or placeholder secret"
+                )
+        for k in self.api_keys:
+            if len(k.get_secret_value()) < 24 or _PLACEHOLDER.search(k.get_secret_value()):
+                problems.append("PAYMENTS_API_KEYS holds a short or placeholder key")
+        host = urlsplit(self.stripe_api_base).hostname or ""
+        if self.stripe_api_base != DEFAULT_STRIPE_API_BASE or host in _LOOPBACK_HOSTS:
+            problems.append(
+                "PAYMENTS_STRIPE_API_BASE points at a sandbox; production talks to "
+                + DEFAULT_STRIPE_API_BASE
+            )
+        test_mode = secret.startswith(("sk_test_", "rk_test_")) or (
+            self.stripe_publishable_key or ""
+        ).startswith("pk_test_")
+        if test_mode and not self.allow_test_keys_in_production:
+            problems.append(
+                "PAYMENTS_STRIPE_SECRET_KEY / PAYMENTS_STRIPE_PUBLISHABLE_KEY are test-mode keys; "
+                "set PAYMENTS_ALLOW_TEST_KEYS_IN_PRODUCTION=true to allow them"
+            )
+        if self.database_url is None:
+            problems.append("PAYMENTS_DATABASE_URL is not set (no embedded database in production)")
+        return problems

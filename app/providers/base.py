@@ -1,0 +1,161 @@
+"""The provider interface: the only thing services know about Stripe or Ping++.
+
+Adapters turn their SDK's objects and errors into these neutral types at the boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class PaymentStatus(StrEnum):
+    REQUIRES_PAYMENT_METHOD = "requires_payment_method"
+    REQUIRES_ACTION = "requires_action"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentError:
+    code: str | None
+    message: str | None
+    decline_code: str | None = None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"code": self.code, "message": self.message, "decline_code": self.decline_code}
+
+
+@dataclass(frozen=True, slots=True)
+class CreatePayment:
+    """What an adapter needs to open a payment at its provider."""
+
+    payment_id: str
+    order_id: str
+    amount: int
+    currency: str  # ISO-4217, upper case
+    method: str
+    description: str | None = None
+    customer_email: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    return_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderPayment:
+    """A provider's payment object (PaymentIntent, Checkout Session, charge), neutral."""
+
+    reference: str
+    status: PaymentStatus
+    amount: int
+    currency: str  # upper case
+    livemode: bool
+    payment_id: str | None  # ours, read back from the provider object's metadata
+    payload: Mapping[str, Any]  # what a client needs to pay: client_secret, checkout_url, ...
+    last_error: PaymentError | None
+    object_type: str
+    raw: Mapping[str, Any]
+    amount_received: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderEvent:
+    """A verified provider notification."""
+
+    event_id: str
+    event_type: str
+    created_at: datetime
+    object_id: str | None
+    payment: ProviderPayment | None  # the object's state at the time of the event
+    raw: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CreateRefund:
+    refund_id: str
+    payment_reference: str
+    amount: int
+    currency: str
+    reason: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderRefund:
+    reference: str
+    status: str  # pending | succeeded | failed | canceled
+    amount: int
+    currency: str
+    failure_reason: str | None
+    raw: Mapping[str, Any]
+
+
+class ProviderError(Exception):
+    def __init__(self, message: str, *, provider: str) -> None:
+        self.message = message
+        self.provider = provider
+        super().__init__(message)
+
+
+class ProviderUnavailable(ProviderError):
+    """5xx, timeout, connection failure, rate limit: outcome unknown; retry with the same key."""
+
+
+class ProviderRejected(ProviderError):
+    """The provider understood and refused: a declined card, an invalid request, a bad state."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        code: str | None = None,
+        decline_code: str | None = None,
+        http_status: int | None = None,
+        payment: ProviderPayment | None = None,
+    ) -> None:
+        super().__init__(message, provider=provider)
+        self.code = code
+        self.decline_code = decline_code
+        self.http_status = http_status
+        self.payment = payment
+
+
+class OperationNotSupported(ProviderError):
+    """This adapter cannot do that (yet)."""
+
+
+class WebhookVerificationFailed(ProviderError):
+    """A forged, stale or malformed signature; nothing from the body may be trusted."""
+
+
+class WebhookSignatureMissing(WebhookVerificationFailed):
+    pass
+
+
+class WebhookMalformed(ProviderError):
+    """The signature checked out but the body is not an event we can read."""
+
+
+class PaymentProvider(Protocol):
+    name: str
+
+    async def create_payment(
+        self, request: CreatePayment, idempotency_key: str
+    ) -> ProviderPayment: ...
+
+    async def retrieve_payment(self, reference: str) -> ProviderPayment: ...
+
+    async def cancel_payment(self, reference: str, idempotency_key: str) -> ProviderPayment: ...
+
+    async def refund(self, request: CreateRefund, idempotency_key: str) -> ProviderRefund: ...
+
+    def parse_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> ProviderEvent: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,155 @@
+"""The payment resources of the API contract (`shared/API.md`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictInt,
+    StringConstraints,
+)
+
+from app.core.money import MAX_AMOUNT, is_known_currency
+
+PaymentStatusName = Literal[
+    "requires_payment_method",
+    "requires_action",
+    "processing",
+    "succeeded",
+    "failed",
+    "canceled",
+    "expired",
+]
+
+
+def _currency(value: str) -> str:
+    code = value.upper()
+    if not is_known_currency(code):
+        raise ValueError(f"unknown ISO-4217 currency {value!r}")
+    return code
+
+
+def _metadata(value: dict[str, str]) -> dict[str, str]:
+    if len(value) > 40:
+        raise ValueError("at most 40 metadata keys")
+    for key, item in value.items():
+        if not key or len(key) > 40 or key.startswith("payments_"):
+            raise ValueError(f"metadata key {key!r}: 1-40 characters, not starting with payments_")
+        if len(item) > 500:
+            raise ValueError(f"metadata value for {key!r} is longer than 500 characters")
+    return value
+
+
+Currency = Annotated[str, StringConstraints(min_length=3, max_length=3), AfterValidator(_currency)]
+Amount = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT, description="integer, minor units")]
+Metadata = Annotated[dict[str, str], AfterValidator(_metadata)]
+Url = Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://")]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class PaymentCreate(StrictModel):
+    order_id: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    amount: Amount
+    currency: Currency = Field(description="ISO-4217, e.g. USD, JPY")
+    payment_channel: str | None = Field(
+        default=None,
+        max_length=64,
+        description="`stripe`, `stripe:checkout_session`, `pingxx:alipay_qr`, ...; "
+        "default from settings",
+    )
+    description: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    customer_email: EmailStr | None = None
+    metadata: Metadata = Field(default_factory=dict)
+    return_url: Url | None = None
+
+
+class PaymentError(BaseModel):
+    code: str | None
+    message: str | None
+    decline_code: str | None = None
+
+
+class PaymentRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    order_id: str
+    amount: int
+    currency: str
+    payment_channel: str
+    method: str
+    status: PaymentStatusName
+    amount_refunded: int
+    refund_status: Literal["none", "partial", "full"]
+    description: str | None
+    customer_email: str | None
+    metadata: dict[str, str] = Field(validation_alias="metadata_")
+    livemode: bool
+    payment_payload: dict[str, Any]
+    provider_reference: str | None
+    last_error: PaymentError | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PaymentCreated(PaymentRead):
+    client_token: str = Field(
+        description="Give this to the browser: it reads this payment at /v1/public/payments/{id}"
+    )
+
+
+class PaymentList(BaseModel):
+    data: list[PaymentRead]
+    has_more: bool
+    next_cursor: str | None = Field(description="pass as `starting_after` for the next page")
+
+
+class PaymentStatusChange(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    from_status: str | None
+    to_status: str
+    source: str
+    provider_event_id: str | None
+    created_at: datetime
+
+
+class PaymentDetail(BaseModel):
+    payment: PaymentRead
+    provider_object: dict[str, Any] | None = Field(
+        description="the provider's object for this payment (a Stripe PaymentIntent)"
+    )
+    provider_object_refreshed: bool
+    status_history: list[PaymentStatusChange]
+
+
+class PublicPayment(BaseModel):
+    """What a checkout page may know about one payment."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    status: PaymentStatusName
+    amount: int
+    currency: str
+    payment_channel: str
+    method: str
+    payment_payload: dict[str, Any]
+    last_error: PaymentError | None
+    return_url: str | None
+
+
+class PublicConfig(BaseModel):
+    publishable_key: str | None
+    enabled_channels: list[str]
+    default_channel: str
+    livemode: bool

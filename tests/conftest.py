@@ -1,0 +1,171 @@
+"""Real PostgreSQL, the Stripe sandbox and the API, each over real connections.
+
+PostgreSQL: PAYMENTS_TEST_DATABASE_URL (default 127.0.0.1:5432/test); each run makes and
+drops its own database. Where no server answers, the embedded one is used, except in CI,
+where a missing server fails the run instead of hiding it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from app.core.db import embedded_database_url, to_asyncpg_url
+from app.core.migrations import upgrade_to_head
+from app.core.settings import Settings
+from app.main import create_app
+from sandbox.runner import ServerThread
+from sandbox.stripe.config import StripeSandboxConfig
+from sandbox.stripe.server import create_app as create_stripe_sandbox
+from tests.support.stripe_js import StripeJs
+
+ROOT = Path(__file__).resolve().parents[1]
+API_KEY = "test_" + secrets.token_hex(16)
+SANDBOX_SECRET_KEY = "sk_test_sandbox"
+SANDBOX_PUBLISHABLE_KEY = "pk_test_sandbox"
+TABLES = ("payment_status_history", "provider_records", "webhook_events", "payments")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _reachable(url: str) -> bool:
+    parsed = make_url(url)
+    try:
+        with socket.create_connection((parsed.host or "127.0.0.1", parsed.port or 5432), 1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def admin_database_url() -> str:
+    url = os.environ.get("PAYMENTS_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    if _reachable(url):
+        return to_asyncpg_url(url)
+    if os.environ.get("CI"):
+        pytest.fail(f"PostgreSQL is required in CI and does not answer at {url}")
+    return embedded_database_url(ROOT / ".data" / "test")
+
+
+@pytest.fixture(scope="session")
+async def database_url(admin_database_url: str) -> AsyncIterator[str]:
+    name = f"payments_test_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_async_engine(admin_database_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_database_url).set(database=name).render_as_string(hide_password=False)
+    await upgrade_to_head(url)
+    yield url
+    async with admin.connect() as connection:
+        await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    await admin.dispose()
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def db(engine: AsyncEngine) -> AsyncEngine:
+    """An empty database for this test."""
+    async with engine.begin() as connection:
+        await connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    return engine
+
+
+@pytest.fixture(scope="session")
+def api_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def webhook_secret() -> str:
+    return "whsec_" + secrets.token_hex(24)
+
+
+@pytest.fixture(scope="session")
+def stripe_sandbox(api_port: int, webhook_secret: str) -> Iterator[ServerThread]:
+    config = StripeSandboxConfig(
+        secret_key=SANDBOX_SECRET_KEY,
+        publishable_key=SANDBOX_PUBLISHABLE_KEY,
+        webhook_endpoints=[(f"http://127.0.0.1:{api_port}/v1/webhooks/stripe", webhook_secret)],
+        webhook_retry_base_seconds=0.2,
+        webhook_max_attempts=8,
+    )
+    server = ServerThread(create_stripe_sandbox(config))
+    server.start()
+    yield server
+    server.stop()
+
+
+def make_settings(
+    database_url: str, sandbox_url: str, webhook_secret: str, **extra: Any
+) -> Settings:
+    values: dict[str, Any] = {
+        "environment": "development",
+        "database_url": database_url,
+        "api_keys": API_KEY,
+        "stripe_secret_key": SANDBOX_SECRET_KEY,
+        "stripe_publishable_key": SANDBOX_PUBLISHABLE_KEY,
+        "stripe_webhook_secrets": webhook_secret,
+        "stripe_api_base": sandbox_url,
+        "stripe_max_network_retries": 0,
+        **extra,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, stripe_sandbox: ServerThread, webhook_secret: str) -> Settings:
+    return make_settings(database_url, stripe_sandbox.url, webhook_secret)
+
+
+@pytest.fixture(scope="session")
+def api_server(settings: Settings, api_port: int) -> Iterator[ServerThread]:
+    server = ServerThread(create_app(settings), port=api_port)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def api(api_server: ServerThread, db: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    """The order service's view: the API over HTTP with a valid key, on an empty database."""
+    async with httpx.AsyncClient(
+        base_url=api_server.url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+async def sandbox_admin(stripe_sandbox: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        base_url=stripe_sandbox.url,
+        headers={"Authorization": f"Bearer {SANDBOX_SECRET_KEY}"},
+        timeout=10,
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+async def stripe_js(stripe_sandbox: ServerThread) -> AsyncIterator[StripeJs]:
+    browser = StripeJs(stripe_sandbox.url, SANDBOX_PUBLISHABLE_KEY)
+    yield browser
+    await browser.aclose()

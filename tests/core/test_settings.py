@@ -1,0 +1,107 @@
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from app.core.settings import ConfigurationError, Settings, hash_api_key
+
+ROOT = Path(__file__).resolve().parents[2]
+
+LIVE = {
+    "environment": "production",
+    "database_url": "postgresql://payments:pw@db:5432/payments",
+    "api_keys": "k" * 40,
+    "stripe_secret_key": "sk_live_" + "a" * 24,
+    "stripe_publishable_key": "pk_live_" + "a" * 24,
+    "stripe_webhook_secrets": "whsec_" + "b" * 32,
+}
+
+
+def settings(**overrides: object) -> Settings:
+    return Settings(_env_file=None, **{**LIVE, **overrides})  # type: ignore[arg-type]
+
+
+class TestProductionRefusals:
+    def test_a_complete_live_configuration_starts(self) -> None:
+        settings().check_startup()
+
+    @pytest.mark.parametrize(
+        ("overrides", "variable"),
+        [
+            ({"stripe_api_base": "http://127.0.0.1:12111"}, "PAYMENTS_STRIPE_API_BASE"),
+            ({"stripe_secret_key": ""}, "PAYMENTS_STRIPE_SECRET_KEY"),
+            ({"stripe_secret_key": "sk_live_changeme"}, "PAYMENTS_STRIPE_SECRET_KEY"),
+            ({"stripe_secret_key": "sk_test_" + "a" * 24}, "PAYMENTS_STRIPE_SECRET_KEY"),
+            ({"stripe_publishable_key": "pk_test_abc"}, "PAYMENTS_STRIPE_PUBLISHABLE_KEY"),
+            ({"stripe_webhook_secrets": ""}, "PAYMENTS_STRIPE_WEBHOOK_SECRETS"),
+            ({"stripe_webhook_secrets": "whsec_placeholder"}, "PAYMENTS_STRIPE_WEBHOOK_SECRETS"),
+            ({"api_keys": ""}, "PAYMENTS_API_KEYS"),
+            ({"api_keys": "short"}, "PAYMENTS_API_KEYS"),
+            ({"database_url": None}, "PAYMENTS_DATABASE_URL"),
+        ],
+    )
+    def test_refuses_and_names_the_variable(self, overrides: dict[str, object], variable: str):
+        with pytest.raises(ConfigurationError, match=variable):
+            settings(**overrides).check_startup()
+
+    def test_test_keys_allowed_only_when_said_so(self) -> None:
+        settings(
+            stripe_secret_key="sk_test_" + "a" * 24,
+            stripe_publishable_key="pk_test_" + "a" * 24,
+            allow_test_keys_in_production=True,
+        ).check_startup()
+
+    def test_the_refusal_never_echoes_a_secret(self) -> None:
+        secret = "sk_live_changeme_supersecret"
+        with pytest.raises(ConfigurationError) as caught:
+            settings(stripe_secret_key=secret).check_startup()
+        assert secret not in str(caught.value)
+
+    def test_development_accepts_the_sandbox(self) -> None:
+        settings(
+            environment="development",
+            stripe_api_base="http://127.0.0.1:12111",
+            stripe_secret_key="sk_test_sandbox",
+            api_keys="dev",
+            database_url=None,
+        ).check_startup()
+
+
+class TestParsing:
+    def test_comma_separated_lists(self) -> None:
+        s = settings(api_keys="a, b", stripe_webhook_secrets="whsec_1,whsec_2")
+        assert [k.get_secret_value() for k in s.api_keys] == ["a", "b"]
+        assert len(s.stripe_webhook_secrets) == 2
+
+    def test_only_hashes_are_compared(self) -> None:
+        s = settings(api_keys="alpha", api_key_hashes=hash_api_key("beta"))
+        assert s.api_key_digests() == [hash_api_key("alpha"), hash_api_key("beta")]
+
+    def test_bad_hash_is_refused(self) -> None:
+        with pytest.raises(ValidationError, match="PAYMENTS_API_KEY_HASHES"):
+            settings(api_key_hashes="nothex")
+
+    def test_unknown_channel_is_refused(self) -> None:
+        with pytest.raises(ValidationError, match="PAYMENTS_ENABLED_CHANNELS"):
+            settings(enabled_channels="stripe,paypal")
+
+    def test_secrets_do_not_show_in_repr(self) -> None:
+        assert "sk_live_" not in repr(settings())
+
+
+class TestEnvExample:
+    """`.env.example` lists every setting, and nothing that is not one."""
+
+    def test_in_step_with_the_settings_class(self) -> None:
+        text = (ROOT / ".env.example").read_text()
+        listed = set(re.findall(r"^#?\s*PAYMENTS_([A-Z0-9_]+)=", text, flags=re.MULTILINE))
+        expected = {name.upper() for name in Settings.model_fields}
+        assert listed == expected
+
+    def test_every_setting_has_a_comment(self) -> None:
+        lines = (ROOT / ".env.example").read_text().splitlines()
+        for index, line in enumerate(lines):
+            if re.match(r"^#?\s*PAYMENTS_[A-Z0-9_]+=", line):
+                assert index > 0
+                assert lines[index - 1].startswith("# "), line
