@@ -21,7 +21,7 @@ from app.core.migrations import upgrade_to_head
 from app.core.settings import ConfigurationError, Settings
 
 DEV_API_KEY = "dev_local_api_key_do_not_use_in_production"
-SANDBOX_SECRET_KEY = "sk_test_sandbox"
+SANDBOX_SECRET_KEY = "sk_test_sandbox"  # noqa: S105  (the offline sandbox's own key)
 SANDBOX_PUBLISHABLE_KEY = "pk_test_sandbox"
 
 

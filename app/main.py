@@ -13,14 +13,16 @@ from fastapi.routing import APIRoute
 from app.api import problems
 from app.api.deps import Services
 from app.api.limits import BodySizeLimit
-from app.api.routers import health, payments, public, webhooks
+from app.api.routers import health, payments, public, refunds, webhooks
 from app.core.db import create_engine, create_sessionmaker, resolve_database_url
 from app.core.migrations import upgrade_to_head
 from app.core.settings import Settings
 from app.providers.base import PaymentProvider
 from app.providers.registry import ProviderRegistry
 from app.providers.stripe.adapter import StripeProvider
+from app.services.idempotency import IdempotencyService
 from app.services.payments import PaymentService
+from app.services.refunds import RefundService
 from app.services.webhooks import WebhookService
 
 logger = logging.getLogger(__name__)
@@ -66,7 +68,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.services = Services(
             settings=resolved,
             payments=PaymentService(sessionmaker, registry, resolved.default_channel),
+            refunds=RefundService(sessionmaker, registry),
             webhooks=WebhookService(sessionmaker, registry),
+            idempotency=IdempotencyService(sessionmaker),
             api_key_digests=tuple(resolved.api_key_digests()),
         )
         try:
@@ -83,7 +87,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=operation_id,
     )
     problems.install(app)
-    for router in (payments.router, public.router, webhooks.router, health.router):
+    for router in (
+        payments.router,
+        refunds.router,
+        public.router,
+        webhooks.router,
+        health.router,
+    ):
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=resolved.max_body_bytes)
     return app

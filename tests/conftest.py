@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import make_url, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.core.db import embedded_database_url, to_asyncpg_url
@@ -30,9 +31,17 @@ from tests.support.stripe_js import StripeJs
 
 ROOT = Path(__file__).resolve().parents[1]
 API_KEY = "test_" + secrets.token_hex(16)
+OTHER_API_KEY = "test_other_" + secrets.token_hex(16)
 SANDBOX_SECRET_KEY = "sk_test_sandbox"
 SANDBOX_PUBLISHABLE_KEY = "pk_test_sandbox"
-TABLES = ("payment_status_history", "provider_records", "webhook_events", "payments")
+TABLES = (
+    "payment_status_history",
+    "provider_records",
+    "webhook_events",
+    "refunds",
+    "payments",
+    "idempotency_keys",
+)
 
 
 def free_port() -> int:
@@ -83,10 +92,19 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-async def db(engine: AsyncEngine) -> AsyncEngine:
-    """An empty database for this test."""
-    async with engine.begin() as connection:
-        await connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+async def db(engine: AsyncEngine, stripe_sandbox: ServerThread) -> AsyncEngine:
+    """An empty database for this test, once the last test's webhooks have landed."""
+    async with httpx.AsyncClient(base_url=stripe_sandbox.url) as client:
+        await client.post("/_sandbox/webhooks/drain", json={"timeout": 5}, timeout=10)
+    for attempt in range(5):
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
+            break
+        except DBAPIError:
+            # A straggling delivery still holds a row lock; TRUNCATE waits for none.
+            if attempt == 4:
+                raise
     return engine
 
 
@@ -121,7 +139,7 @@ def make_settings(
     values: dict[str, Any] = {
         "environment": "development",
         "database_url": database_url,
-        "api_keys": API_KEY,
+        "api_keys": f"{API_KEY},{OTHER_API_KEY}",
         "stripe_secret_key": SANDBOX_SECRET_KEY,
         "stripe_publishable_key": SANDBOX_PUBLISHABLE_KEY,
         "stripe_webhook_secrets": webhook_secret,

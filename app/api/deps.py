@@ -6,12 +6,14 @@ import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.core import errors
 from app.core.settings import Settings, hash_api_key
+from app.services.idempotency import IdempotencyService
 from app.services.payments import PaymentService
+from app.services.refunds import RefundService
 from app.services.webhooks import WebhookService
 
 
@@ -19,7 +21,9 @@ from app.services.webhooks import WebhookService
 class Services:
     settings: Settings
     payments: PaymentService
+    refunds: RefundService
     webhooks: WebhookService
+    idempotency: IdempotencyService
     api_key_digests: tuple[str, ...]
 
 
@@ -60,6 +64,14 @@ def get_webhook_service(services: ServicesDep) -> WebhookService:
     return services.webhooks
 
 
+def get_refund_service(services: ServicesDep) -> RefundService:
+    return services.refunds
+
+
+def get_idempotency_service(services: ServicesDep) -> IdempotencyService:
+    return services.idempotency
+
+
 def get_settings(services: ServicesDep) -> Settings:
     return services.settings
 
@@ -67,3 +79,16 @@ def get_settings(services: ServicesDep) -> Settings:
 PaymentServiceDep = Annotated[PaymentService, Depends(get_payment_service)]
 WebhookServiceDep = Annotated[WebhookService, Depends(get_webhook_service)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+RefundServiceDep = Annotated[RefundService, Depends(get_refund_service)]
+IdempotencyServiceDep = Annotated[IdempotencyService, Depends(get_idempotency_service)]
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="recommended on every POST: a retry with the same key and body replays "
+        "the first response; kept 24 hours",
+    ),
+]

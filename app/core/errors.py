@@ -143,3 +143,30 @@ class WebhookPayloadInvalid(AppError):
     status = 400
     code = "webhook_payload_invalid"
     title = "The webhook body is not a valid event"
+
+
+class RefundNotFound(NotFound):
+    code = "refund_not_found"
+    title = "No such refund"
+
+
+class PaymentNotRefundable(Conflict):
+    code = "payment_not_refundable"
+    title = "Only a succeeded payment can be refunded"
+
+
+class RefundExceedsCaptured(Conflict):
+    code = "refund_exceeds_captured"
+    title = "The refund is larger than what remains of the payment"
+
+
+class IdempotencyKeyReused(AppError):
+    status = 422
+    code = "idempotency_key_reused"
+    title = "This Idempotency-Key was already used for a different request"
+
+
+class IdempotencyRequestInProgress(Conflict):
+    code = "idempotency_request_in_progress"
+    title = "A request with this Idempotency-Key is still in progress; retry shortly"
+    retryable = True

@@ -23,6 +23,12 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{_encode(millis, 10)}{_encode(secrets.randbits(80), 16)}"
 
 
+def derived_id(prefix: str, *parts: str) -> str:
+    """The same parts always name the same object: a retried request finds what it made."""
+    digest = hashlib.sha256("\x00".join(parts).encode()).digest()
+    return f"{prefix}_{_encode(int.from_bytes(digest[:16]), 26)}"
+
+
 def new_client_token() -> str:
     return "ct_" + secrets.token_urlsafe(32)
 

@@ -1,3 +1,4 @@
+from app.models.idempotency_key import IdempotencyKey
 from app.models.payment import (
     PAYMENT_STATUSES,
     TERMINAL_STATUSES,
@@ -5,13 +6,17 @@ from app.models.payment import (
     PaymentStatusHistory,
 )
 from app.models.provider_record import ProviderRecord
+from app.models.refund import REFUND_STATUSES, Refund
 from app.models.webhook_event import WebhookEvent
 
 __all__ = [
     "PAYMENT_STATUSES",
+    "REFUND_STATUSES",
     "TERMINAL_STATUSES",
+    "IdempotencyKey",
     "Payment",
     "PaymentStatusHistory",
     "ProviderRecord",
+    "Refund",
     "WebhookEvent",
 ]

@@ -44,6 +44,8 @@ class Payment(Base):
     method: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(32))
     amount_refunded: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Reserved by refunds the provider has not settled yet; counts against what remains.
+    amount_refund_pending: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     refund_status: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
     description: Mapped[str | None] = mapped_column(Text)
     customer_email: Mapped[str | None] = mapped_column(String(320))
@@ -69,7 +71,11 @@ class Payment(Base):
 
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
-        CheckConstraint("amount_refunded >= 0 AND amount_refunded <= amount", name="refund_cap"),
+        CheckConstraint(
+            "amount_refunded >= 0 AND amount_refund_pending >= 0 "
+            "AND amount_refunded + amount_refund_pending <= amount",
+            name="refund_cap",
+        ),
         CheckConstraint(f"status IN ({_STATUS_SQL})", name="status_known"),
         CheckConstraint("refund_status IN ('none', 'partial', 'full')", name="refund_status_known"),
         # One open payment per order: a concurrent second create loses on this index.

@@ -64,16 +64,11 @@ class ProviderPayment:
     amount_received: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class ProviderEvent:
-    """A verified provider notification."""
-
-    event_id: str
-    event_type: str
-    created_at: datetime
-    object_id: str | None
-    payment: ProviderPayment | None  # the object's state at the time of the event
-    raw: Mapping[str, Any]
+class RefundStatus(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +84,28 @@ class CreateRefund:
 @dataclass(frozen=True, slots=True)
 class ProviderRefund:
     reference: str
-    status: str  # pending | succeeded | failed | canceled
+    status: RefundStatus
     amount: int
     currency: str
     failure_reason: str | None
     raw: Mapping[str, Any]
+    refund_id: str | None = None  # ours, read back from the provider object's metadata
+    payment_reference: str | None = None  # the provider payment it refunds (pi_..., ch_...)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderEvent:
+    """A verified provider notification."""
+
+    event_id: str
+    event_type: str
+    created_at: datetime
+    object_id: str | None
+    payment: ProviderPayment | None  # the object's state at the time of the event
+    raw: Mapping[str, Any]
+    refund: ProviderRefund | None = None
+    # The payment an event concerns when its object is neither (a charge): a hint to refresh.
+    payment_reference: str | None = None
 
 
 class ProviderError(Exception):

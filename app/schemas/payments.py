@@ -88,7 +88,8 @@ class PaymentRead(BaseModel):
     payment_channel: str
     method: str
     status: PaymentStatusName
-    amount_refunded: int
+    amount_refunded: int = Field(description="settled refunds, minor units")
+    amount_refund_pending: int = Field(description="refunds the provider has not settled yet")
     refund_status: Literal["none", "partial", "full"]
     description: str | None
     customer_email: str | None

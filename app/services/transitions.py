@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from app.providers.base import PaymentStatus as S
+from app.providers.base import RefundStatus as R
 
 TERMINAL: frozenset[S] = frozenset({S.SUCCEEDED, S.FAILED, S.CANCELED, S.EXPIRED})
 
@@ -62,3 +63,18 @@ def decide(current: S, target: S, *, is_stale: bool = False) -> Transition:
 
 def is_terminal(status: S) -> bool:
     return status in TERMINAL
+
+
+# A refund can fail after it succeeded (the bank returns the money): then it is released.
+REFUND_ALLOWED: dict[R, frozenset[R]] = {
+    R.PENDING: frozenset({R.SUCCEEDED, R.FAILED, R.CANCELED}),
+    R.SUCCEEDED: frozenset({R.FAILED}),
+    R.FAILED: frozenset(),
+    R.CANCELED: frozenset(),
+}
+
+
+def decide_refund(current: R, target: R) -> Decision:
+    if current == target:
+        return Decision.SAME
+    return Decision.APPLY if target in REFUND_ALLOWED[current] else Decision.FORBIDDEN

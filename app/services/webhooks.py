@@ -16,20 +16,25 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core import errors
 from app.core.db import transaction, utcnow
-from app.models import Payment, WebhookEvent
+from app.core.ids import new_id
+from app.models import Payment, Refund, WebhookEvent
 from app.providers.base import (
     ProviderEvent,
     ProviderPayment,
+    ProviderRefund,
     ProviderRejected,
     ProviderUnavailable,
+    RefundStatus,
     WebhookMalformed,
     WebhookSignatureMissing,
     WebhookVerificationFailed,
 )
 from app.providers.registry import ProviderRegistry
 from app.repositories.payments import PaymentRepository
+from app.repositories.refunds import RefundRepository
 from app.repositories.webhook_events import WebhookEventRepository
 from app.services.payments import apply_provider_payment
+from app.services.refunds import apply_provider_refund, lock_refund, move_refund
 from app.services.transitions import Decision, is_terminal
 
 logger = logging.getLogger(__name__)
@@ -87,6 +92,9 @@ class WebhookService:
             row = await inbox.get_for_update(provider_name, event.event_id)
             if row.processed_at is not None:
                 return Outcome.DUPLICATE
+            if event.refund is not None:
+                outcome = await _apply_refund_event(session, provider_name, event.refund)
+                return _finish(row, outcome)
             if event.payment is None:
                 return _finish(row, Outcome.UNHANDLED_TYPE)
             payment = await _find_payment(session, provider_name, event.payment)
@@ -139,6 +147,51 @@ async def _find_payment(
         if payment is not None and payment.payment_channel == provider_name:
             return payment
     return await repo.get_by_provider_reference(provider_name, snapshot.reference, for_update=True)
+
+
+async def _apply_refund_event(
+    session: AsyncSession, provider_name: str, snapshot: ProviderRefund
+) -> Outcome:
+    """Refund statuses only move forward (pending -> succeeded -> failed), so a snapshot
+    can be applied as it stands: the transition table refuses a late, older one."""
+    refunds = RefundRepository(session)
+    refund = await refunds.get(snapshot.refund_id) if snapshot.refund_id else None
+    if refund is None:
+        refund = await refunds.get_by_provider_reference(snapshot.reference)
+    if refund is None:
+        return await _import_refund(session, provider_name, snapshot)
+    refund, payment = await lock_refund(session, refund.id)
+    return _DECISION_OUTCOME[apply_provider_refund(payment, refund, snapshot)]
+
+
+async def _import_refund(
+    session: AsyncSession, provider_name: str, snapshot: ProviderRefund
+) -> Outcome:
+    """A refund made at the provider directly (its dashboard) still counts against the cap."""
+    if snapshot.payment_reference is None:
+        return Outcome.UNKNOWN_PAYMENT
+    payment = await PaymentRepository(session).get_by_provider_reference(
+        provider_name, snapshot.payment_reference, for_update=True
+    )
+    if payment is None:
+        return Outcome.UNKNOWN_PAYMENT
+    remaining = payment.amount - payment.amount_refunded - payment.amount_refund_pending
+    if snapshot.amount > remaining or snapshot.currency != payment.currency:
+        logger.error("provider refund exceeds what we hold", extra={"payment_id": payment.id})
+        return Outcome.IGNORED
+    refund = Refund(
+        id=new_id("rf"),
+        payment_id=payment.id,
+        amount=snapshot.amount,
+        currency=snapshot.currency,
+        reason=None,
+        status=RefundStatus.PENDING.value,
+        provider_reference=snapshot.reference,
+    )
+    RefundRepository(session).add(refund)
+    payment.amount_refund_pending += refund.amount
+    move_refund(payment, refund, snapshot.status)
+    return Outcome.APPLIED
 
 
 def _finish(row: WebhookEvent, outcome: Outcome) -> Outcome:

@@ -148,7 +148,8 @@ class TestDuplicatesAndOrder:
         response = await deliver(api, event, webhook_secret)
         assert response.status_code == 200
         assert response.json()["outcome"] == "unknown_payment"
-        assert await count(db, "SELECT count(*) FROM webhook_events") == 1
+        stored = "SELECT count(*) FROM webhook_events WHERE event_id = :e AND outcome = :o"
+        assert await count(db, stored, e=event["id"], o="unknown_payment") == 1
 
 
 class TestSignatures:
@@ -161,7 +162,8 @@ class TestSignatures:
     }
 
     async def assert_nothing_stored(self, db: AsyncEngine) -> None:
-        assert await count(db, "SELECT count(*) FROM webhook_events") == 0
+        stored = "SELECT count(*) FROM webhook_events WHERE event_id = :e"
+        assert await count(db, stored, e=self.EVENT["id"]) == 0
 
     async def test_missing_signature(self, api: httpx.AsyncClient, db: AsyncEngine) -> None:
         response = await api.post("/v1/webhooks/stripe", content=json.dumps(self.EVENT))

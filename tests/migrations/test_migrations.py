@@ -6,11 +6,11 @@ import secrets
 from collections.abc import AsyncIterator
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import inspect, make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from app.core.db import Base
 from app.core.migrations import alembic_config, downgrade_to_base, upgrade_to_head
 

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 import stripe
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
-
-from sandbox.runner import ServerThread  # noqa: E402
-from sandbox.stripe import StripeSandboxConfig, create_app  # noqa: E402
-from sandbox.testing import StripeSandboxControl, WebhookReceiver  # noqa: E402
+from sandbox.runner import ServerThread
+from sandbox.stripe import StripeSandboxConfig, create_app
+from sandbox.testing import StripeSandboxControl, WebhookReceiver
 
 SECRET_KEY = "sk_test_sandbox_tests"
 PUBLISHABLE_KEY = "pk_test_sandbox_tests"

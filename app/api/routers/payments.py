@@ -2,9 +2,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 
-from app.api.deps import PaymentServiceDep, require_api_key
+from app.api.deps import (
+    ApiKeyDep,
+    IdempotencyKey,
+    IdempotencyServiceDep,
+    PaymentServiceDep,
+    require_api_key,
+)
+from app.api.idempotency import run_idempotent
 from app.api.problems import responses
 from app.core import errors
 from app.schemas.payments import (
@@ -24,15 +32,13 @@ router = APIRouter(
     responses=responses(errors.Unauthorized),
 )
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        description="recommended: the same key replays the first response",
-    ),
-]
+IDEMPOTENCY_ERRORS = (errors.IdempotencyKeyReused, errors.IdempotencyRequestInProgress)
+
+
+def _payment_response(payment: object, status_code: int = 200) -> Response:
+    return JSONResponse(
+        PaymentRead.model_validate(payment).model_dump(mode="json"), status_code=status_code
+    )
 
 
 @router.post(
@@ -51,19 +57,28 @@ IdempotencyKey = Annotated[
             errors.ConcurrentUpdate,
             errors.ProviderRejectedError,
             errors.ProviderUnavailableError,
+            *IDEMPOTENCY_ERRORS,
         ),
     },
 )
 async def create_payment(
     body: PaymentCreate,
+    request: Request,
+    owner: ApiKeyDep,
     payments: PaymentServiceDep,
-    response: Response,
+    idempotency: IdempotencyServiceDep,
     idempotency_key: IdempotencyKey = None,
-) -> PaymentCreated:
-    result = await payments.create(body)
-    if not result.created:
-        response.status_code = status.HTTP_200_OK
-    return PaymentCreated.model_validate(result.payment)
+) -> Response:
+    async def handler() -> Response:
+        result = await payments.create(body)
+        return JSONResponse(
+            PaymentCreated.model_validate(result.payment).model_dump(mode="json"),
+            status_code=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )
+
+    return await run_idempotent(
+        idempotency, owner=owner, key=idempotency_key, request=request, handler=handler
+    )
 
 
 @router.get("", response_model=PaymentList, summary="List payments, newest first")
@@ -123,12 +138,23 @@ async def get_payment_detail(
         errors.PaymentProcessing,
         errors.ProviderRejectedError,
         errors.ProviderUnavailableError,
+        *IDEMPOTENCY_ERRORS,
     ),
 )
 async def cancel_payment(
-    payment_id: str, payments: PaymentServiceDep, idempotency_key: IdempotencyKey = None
-) -> PaymentRead:
-    return PaymentRead.model_validate(await payments.cancel(payment_id))
+    payment_id: str,
+    request: Request,
+    owner: ApiKeyDep,
+    payments: PaymentServiceDep,
+    idempotency: IdempotencyServiceDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    async def handler() -> Response:
+        return _payment_response(await payments.cancel(payment_id))
+
+    return await run_idempotent(
+        idempotency, owner=owner, key=idempotency_key, request=request, handler=handler
+    )
 
 
 @router.post(
@@ -136,10 +162,23 @@ async def cancel_payment(
     response_model=PaymentRead,
     summary="Pull the status from the provider now",
     responses=responses(
-        errors.PaymentNotFound, errors.ProviderRejectedError, errors.ProviderUnavailableError
+        errors.PaymentNotFound,
+        errors.ProviderRejectedError,
+        errors.ProviderUnavailableError,
+        *IDEMPOTENCY_ERRORS,
     ),
 )
 async def sync_payment(
-    payment_id: str, payments: PaymentServiceDep, idempotency_key: IdempotencyKey = None
-) -> PaymentRead:
-    return PaymentRead.model_validate(await payments.sync(payment_id))
+    payment_id: str,
+    request: Request,
+    owner: ApiKeyDep,
+    payments: PaymentServiceDep,
+    idempotency: IdempotencyServiceDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    async def handler() -> Response:
+        return _payment_response(await payments.sync(payment_id))
+
+    return await run_idempotent(
+        idempotency, owner=owner, key=idempotency_key, request=request, handler=handler
+    )

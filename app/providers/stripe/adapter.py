@@ -117,6 +117,11 @@ class StripeProvider:
             )
         return refund_from_stripe(refund)
 
+    async def retrieve_refund(self, reference: str) -> ProviderRefund:
+        with self._stripe_errors():
+            refund = await self._client.v1.refunds.retrieve_async(reference)
+        return refund_from_stripe(refund)
+
     def parse_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> ProviderEvent:
         return self._webhooks.parse(headers, raw_body)
 

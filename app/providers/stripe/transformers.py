@@ -21,6 +21,7 @@ from app.providers.base import (
     ProviderRefund,
     ProviderRejected,
     ProviderUnavailable,
+    RefundStatus,
 )
 
 PROVIDER: Final = "stripe"
@@ -38,14 +39,14 @@ PAYMENT_INTENT_STATUSES: Final[Mapping[str, PaymentStatus]] = {
     "canceled": PaymentStatus.CANCELED,
 }
 
-REFUND_STATUSES: Final[Mapping[str, str]] = {
-    "pending": "pending",
+REFUND_STATUSES: Final[Mapping[str, RefundStatus]] = {
+    "pending": RefundStatus.PENDING,
     # Some payment methods need the customer to supply bank details before the refund
     # can be paid out; for us that is still an outstanding refund.
-    "requires_action": "pending",
-    "succeeded": "succeeded",
-    "failed": "failed",
-    "canceled": "canceled",
+    "requires_action": RefundStatus.PENDING,
+    "succeeded": RefundStatus.SUCCEEDED,
+    "failed": RefundStatus.FAILED,
+    "canceled": RefundStatus.CANCELED,
 }
 
 _SECRET_PATTERN: Final = re.compile(r"\b(?:sk|rk|pk)_(?:test|live)_[A-Za-z0-9_]+|\bwhsec_[^\s,]+")
@@ -136,6 +137,9 @@ def refund_from_stripe(refund: stripe.Refund | Mapping[str, Any]) -> ProviderRef
         currency=_required_str(raw, "currency").upper(),
         failure_reason=_optional_str(raw.get("failure_reason")),
         raw=raw,
+        refund_id=_optional_str((raw.get("metadata") or {}).get("refund_id")),
+        payment_reference=_optional_str(raw.get("payment_intent"))
+        or _optional_str(raw.get("charge")),
     )
 
 

@@ -12,6 +12,7 @@ import stripe
 from app.providers.base import (
     ProviderEvent,
     ProviderPayment,
+    ProviderRefund,
     WebhookMalformed,
     WebhookSignatureMissing,
     WebhookVerificationFailed,
@@ -20,6 +21,7 @@ from app.providers.stripe.transformers import (
     PROVIDER,
     StripeObjectUnreadable,
     payment_from_payment_intent,
+    refund_from_stripe,
 )
 
 SIGNATURE_HEADER = "stripe-signature"
@@ -111,7 +113,28 @@ def event_from_dict(event: Mapping[str, Any], *, publishable_key: str) -> Provid
         object_id=object_id if isinstance(object_id, str) else None,
         payment=_payment_snapshot(event_id, obj, publishable_key),
         raw=dict(event),
+        refund=_refund_snapshot(event_id, obj),
+        payment_reference=_payment_reference(obj),
     )
+
+
+def _refund_snapshot(event_id: str, obj: Mapping[str, Any]) -> ProviderRefund | None:
+    if obj.get("object") != "refund":
+        return None
+    try:
+        return refund_from_stripe(obj)
+    except StripeObjectUnreadable as error:
+        raise WebhookMalformed(
+            f"Stripe event {event_id}: {error.message}", provider=PROVIDER
+        ) from error
+
+
+def _payment_reference(obj: Mapping[str, Any]) -> str | None:
+    """A charge's or refund's PaymentIntent: which payment to look at again."""
+    if obj.get("object") == "payment_intent":
+        return None
+    reference = obj.get("payment_intent")
+    return reference if isinstance(reference, str) else None
 
 
 def _payment_snapshot(

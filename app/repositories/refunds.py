@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Refund
+
+
+class RefundRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_session(cls, session: AsyncSession) -> RefundRepository:
+        return cls(session)
+
+    async def get(self, refund_id: str, *, for_update: bool = False) -> Refund | None:
+        stmt = select(Refund).where(Refund.id == refund_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def get_by_provider_reference(
+        self, reference: str, *, for_update: bool = False
+    ) -> Refund | None:
+        stmt = select(Refund).where(Refund.provider_reference == reference)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def list_for_payment(self, payment_id: str) -> Sequence[Refund]:
+        stmt = (
+            select(Refund)
+            .where(Refund.payment_id == payment_id)
+            .order_by(Refund.created_at.desc(), Refund.id.desc())
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
+    def add(self, refund: Refund) -> None:
+        self.session.add(refund)
