@@ -1,4 +1,4 @@
-"""The `payments-service` command: serve, dev, migrate, openapi, sandbox."""
+"""The `payments-service` command: serve, dev, worker, migrate, openapi, sandbox."""
 
 from __future__ import annotations
 
@@ -40,6 +40,18 @@ def _serve(args: argparse.Namespace) -> int:
         proxy_headers=True,
         log_level=args.log_level,
     )
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from app.workers import WORKERS, run_worker_process
+
+    names = tuple(args.only or WORKERS)
+    try:
+        asyncio.run(run_worker_process(Settings(), names))
+    except ConfigurationError as exc:
+        print(f"payments-service: refusing to start: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -152,6 +164,15 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=8000)
     dev.add_argument("--sandbox-port", type=int, default=12111)
     dev.set_defaults(handler=_dev)
+
+    worker = commands.add_parser("worker", help="the outbox relay, the janitor, housekeeping")
+    worker.add_argument(
+        "--only",
+        action="append",
+        choices=["relay", "janitor", "maintenance"],
+        help="run only this worker (repeatable); default: all",
+    )
+    worker.set_defaults(handler=_worker)
 
     migrate = commands.add_parser("migrate", help="upgrade the database to the latest schema")
     migrate.set_defaults(handler=_migrate)

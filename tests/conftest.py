@@ -35,6 +35,8 @@ OTHER_API_KEY = "test_other_" + secrets.token_hex(16)
 SANDBOX_SECRET_KEY = "sk_test_sandbox"
 SANDBOX_PUBLISHABLE_KEY = "pk_test_sandbox"
 TABLES = (
+    "delivery_attempts",
+    "outbox_events",
     "payment_status_history",
     "provider_records",
     "webhook_events",

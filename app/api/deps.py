@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from app.container import Container
 from app.core import errors
 from app.core.settings import Settings, hash_api_key
 from app.services.idempotency import IdempotencyService
@@ -17,22 +17,12 @@ from app.services.refunds import RefundService
 from app.services.webhooks import WebhookService
 
 
-@dataclass(frozen=True, slots=True)
-class Services:
-    settings: Settings
-    payments: PaymentService
-    refunds: RefundService
-    webhooks: WebhookService
-    idempotency: IdempotencyService
-    api_key_digests: tuple[str, ...]
-
-
-def get_services(request: Request) -> Services:
-    services: Services = request.app.state.services
+def get_services(request: Request) -> Container:
+    services: Container = request.app.state.services
     return services
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+ServicesDep = Annotated[Container, Depends(get_services)]
 
 _bearer = HTTPBearer(auto_error=False, description="An internal caller's API key")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -79,6 +79,16 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+BeforeCommit = Callable[[AsyncSession], Awaitable[None]]
+
+
+def before_commit(session: AsyncSession, hook: BeforeCommit) -> None:
+    """Run `hook` once, just before this session's `transaction()` commits."""
+    hooks: list[BeforeCommit] = session.info.setdefault("before_commit", [])
+    if hook not in hooks:
+        hooks.append(hook)
+
+
 @asynccontextmanager
 async def transaction(
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -86,3 +96,5 @@ async def transaction(
     """One unit of work: commits on success, rolls back on any exception."""
     async with sessionmaker() as session, session.begin():
         yield session
+        for hook in session.info.pop("before_commit", []):
+            await hook(session)

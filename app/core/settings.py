@@ -75,6 +75,27 @@ class Settings(BaseSettings):
     default_channel: str = "stripe"
     enabled_channels: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["stripe"])
 
+    notification_url: str | None = Field(
+        default=None, description="the order service's endpoint for our events"
+    )
+    notification_secret: SecretStr | None = Field(
+        default=None, description="Standard Webhooks signing secret, whsec_<base64>"
+    )
+    notification_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    notification_retry_schedule: Annotated[list[float], NoDecode] = Field(
+        # Seconds before each retry: ~32 hours in all, then the event is dead-lettered.
+        default_factory=lambda: [
+            5.0, 30.0, 120.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 28800.0, 28800.0
+        ]
+    )  # fmt: skip
+    relay_batch_size: int = Field(default=50, ge=1, le=1000)
+    relay_poll_seconds: float = Field(default=5.0, gt=0, le=300)
+    relay_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
+    reconcile_interval_seconds: float = Field(default=60.0, gt=0, le=86400)
+    reconcile_stale_after_seconds: float = Field(default=300.0, ge=0, le=86400)
+    run_workers_in_api: bool = Field(
+        default=False, description="run the relay and janitor inside the API process too"
+    )
     migrate_on_start: bool = Field(
         default=False, description="run migrations at startup (dev; production uses a job)"
     )
@@ -82,7 +103,12 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     @field_validator(
-        "api_keys", "stripe_webhook_secrets", "api_key_hashes", "enabled_channels", mode="before"
+        "api_keys",
+        "stripe_webhook_secrets",
+        "api_key_hashes",
+        "enabled_channels",
+        "notification_retry_schedule",
+        mode="before",
     )
     @classmethod
     def _csv(cls, value: object) -> object:
@@ -133,8 +159,18 @@ class Settings(BaseSettings):
             )
         if any(c.startswith("stripe") for c in self.enabled_channels):
             problems.extend(self._stripe_problems())
+        problems.extend(self._notification_problems())
         if problems:
             raise ConfigurationError("; ".join(problems))
+
+    def _notification_problems(self) -> list[str]:
+        secret = self.notification_secret.get_secret_value() if self.notification_secret else ""
+        if self.notification_url and not secret.startswith("whsec_"):
+            return ["PAYMENTS_NOTIFICATION_SECRET must be a whsec_... secret when "
+                    "PAYMENTS_NOTIFICATION_URL is set"]  # fmt: skip
+        if self.environment == "production" and not self.notification_url:
+            return ["PAYMENTS_NOTIFICATION_URL is not set: the order service would hear nothing"]
+        return []
 
     def _stripe_problems(self) -> list[str]:
         problems: list[str] = []

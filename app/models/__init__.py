@@ -1,4 +1,5 @@
 from app.models.idempotency_key import IdempotencyKey
+from app.models.outbox import OUTBOX_STATUSES, DeliveryAttempt, OutboxEvent
 from app.models.payment import (
     PAYMENT_STATUSES,
     TERMINAL_STATUSES,
@@ -10,10 +11,13 @@ from app.models.refund import REFUND_STATUSES, Refund
 from app.models.webhook_event import WebhookEvent
 
 __all__ = [
+    "OUTBOX_STATUSES",
     "PAYMENT_STATUSES",
     "REFUND_STATUSES",
     "TERMINAL_STATUSES",
+    "DeliveryAttempt",
     "IdempotencyKey",
+    "OutboxEvent",
     "Payment",
     "PaymentStatusHistory",
     "ProviderRecord",

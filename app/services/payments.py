@@ -31,6 +31,7 @@ from app.providers.registry import Channel, ProviderRegistry, UnknownChannel, pa
 from app.repositories.payments import PaymentRepository, PaymentStatusHistoryRepository
 from app.repositories.provider_records import ProviderRecordRepository
 from app.schemas.payments import PaymentCreate
+from app.services.outbox import PAYMENT_EVENT_TYPES, stage_payment_event
 from app.services.transitions import Decision, decide
 
 logger = logging.getLogger(__name__)
@@ -195,6 +196,7 @@ class PaymentService:
                 source="api",
             )
         )
+        stage_payment_event(session, "payment.created", payment)
         return payment
 
     async def _create_at_provider(self, payment: Payment) -> Payment:
@@ -373,6 +375,7 @@ def move_status(
             )
         )
         payment.status = target.value
+        stage_payment_event(session, PAYMENT_EVENT_TYPES[target], payment)
     elif transition.decision is Decision.FORBIDDEN:
         logger.info(
             "ignored a backward status change",
@@ -434,6 +437,7 @@ async def apply_provider_payment(
                     detail={"last_error": last_error},
                 )
             )
+            stage_payment_event(session, "payment.failed", payment)
         payment.last_error = last_error
         if snapshot.payload:
             payment.payment_payload = {**payment.payment_payload, **snapshot.payload}

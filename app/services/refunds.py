@@ -26,6 +26,7 @@ from app.providers.base import (
 from app.providers.registry import ProviderRegistry
 from app.repositories.payments import PaymentRepository
 from app.repositories.refunds import RefundRepository
+from app.services.outbox import stage_refund_event
 from app.services.payments import provider_error
 from app.services.transitions import Decision, decide_refund
 
@@ -44,7 +45,9 @@ def refund_status_of(payment: Payment) -> str:
     return "full" if payment.amount_refunded >= payment.amount else "partial"
 
 
-def move_refund(payment: Payment, refund: Refund, target: RefundStatus) -> Decision:
+def move_refund(
+    session: AsyncSession, payment: Payment, refund: Refund, target: RefundStatus
+) -> Decision:
     """The only place a refund's status and the payment's refunded amounts change."""
     decision = decide_refund(RefundStatus(refund.status), target)
     if decision is not Decision.APPLY:
@@ -58,16 +61,19 @@ def move_refund(payment: Payment, refund: Refund, target: RefundStatus) -> Decis
         payment.amount_refunded += refund.amount
     refund.status = target.value
     payment.refund_status = refund_status_of(payment)
+    stage_refund_event(session, refund)
     return decision
 
 
-def apply_provider_refund(payment: Payment, refund: Refund, snapshot: ProviderRefund) -> Decision:
+def apply_provider_refund(
+    session: AsyncSession, payment: Payment, refund: Refund, snapshot: ProviderRefund
+) -> Decision:
     if snapshot.amount != refund.amount or snapshot.currency != refund.currency:
         logger.error("provider refund disagrees on amount", extra={"refund_id": refund.id})
         return Decision.FORBIDDEN
     if refund.provider_reference is None:
         refund.provider_reference = snapshot.reference
-    decision = move_refund(payment, refund, snapshot.status)
+    decision = move_refund(session, payment, refund, snapshot.status)
     if decision is Decision.APPLY and snapshot.failure_reason:
         refund.failure_reason = snapshot.failure_reason
     return decision
@@ -161,18 +167,19 @@ class RefundService:
             )
             refunds.add(refund)
             payment.amount_refund_pending += wanted
+            stage_refund_event(session, refund)
             return refund, payment
 
     async def _reject(self, refund_id: str, exc: ProviderRejected) -> None:
         async with transaction(self.sessionmaker) as session:
             refund, payment = await lock_refund(session, refund_id)
             refund.failure_reason = exc.code or exc.message
-            move_refund(payment, refund, RefundStatus.FAILED)
+            move_refund(session, payment, refund, RefundStatus.FAILED)
 
     async def apply(self, refund_id: str, snapshot: ProviderRefund) -> Refund:
         async with transaction(self.sessionmaker) as session:
             refund, payment = await lock_refund(session, refund_id)
-            apply_provider_refund(payment, refund, snapshot)
+            apply_provider_refund(session, payment, refund, snapshot)
             return refund
 
 

@@ -33,6 +33,7 @@ from app.providers.registry import ProviderRegistry
 from app.repositories.payments import PaymentRepository
 from app.repositories.refunds import RefundRepository
 from app.repositories.webhook_events import WebhookEventRepository
+from app.services.outbox import stage_refund_event
 from app.services.payments import apply_provider_payment
 from app.services.refunds import apply_provider_refund, lock_refund, move_refund
 from app.services.transitions import Decision, is_terminal
@@ -161,7 +162,7 @@ async def _apply_refund_event(
     if refund is None:
         return await _import_refund(session, provider_name, snapshot)
     refund, payment = await lock_refund(session, refund.id)
-    return _DECISION_OUTCOME[apply_provider_refund(payment, refund, snapshot)]
+    return _DECISION_OUTCOME[apply_provider_refund(session, payment, refund, snapshot)]
 
 
 async def _import_refund(
@@ -190,7 +191,8 @@ async def _import_refund(
     )
     RefundRepository(session).add(refund)
     payment.amount_refund_pending += refund.amount
-    move_refund(payment, refund, snapshot.status)
+    stage_refund_event(session, refund)
+    move_refund(session, payment, refund, snapshot.status)
     return Outcome.APPLIED
 
 

@@ -15,6 +15,8 @@ LIVE = {
     "stripe_secret_key": "sk_live_" + "a" * 24,
     "stripe_publishable_key": "pk_live_" + "a" * 24,
     "stripe_webhook_secrets": "whsec_" + "b" * 32,
+    "notification_url": "https://orders.internal/payment-events",
+    "notification_secret": "whsec_" + "c" * 32,
 }
 
 
@@ -39,6 +41,9 @@ class TestProductionRefusals:
             ({"api_keys": ""}, "PAYMENTS_API_KEYS"),
             ({"api_keys": "short"}, "PAYMENTS_API_KEYS"),
             ({"database_url": None}, "PAYMENTS_DATABASE_URL"),
+            ({"notification_url": None}, "PAYMENTS_NOTIFICATION_URL"),
+            ({"notification_secret": None}, "PAYMENTS_NOTIFICATION_SECRET"),
+            ({"notification_secret": "plain"}, "PAYMENTS_NOTIFICATION_SECRET"),
         ],
     )
     def test_refuses_and_names_the_variable(self, overrides: dict[str, object], variable: str):
@@ -77,6 +82,15 @@ class TestParsing:
     def test_only_hashes_are_compared(self) -> None:
         s = settings(api_keys="alpha", api_key_hashes=hash_api_key("beta"))
         assert s.api_key_digests() == [hash_api_key("alpha"), hash_api_key("beta")]
+
+    def test_retry_schedule_from_a_list(self) -> None:
+        assert settings(notification_retry_schedule="0.1, 0.2").notification_retry_schedule == [
+            0.1,
+            0.2,
+        ]
+
+    def test_default_retry_schedule_covers_a_day(self) -> None:
+        assert sum(settings().notification_retry_schedule) >= 24 * 3600
 
     def test_bad_hash_is_refused(self) -> None:
         with pytest.raises(ValidationError, match="PAYMENTS_API_KEY_HASHES"):

@@ -27,20 +27,20 @@ OLD_WEBHOOK_SECRET = "whsec_previous_secret"
 
 
 def payment_intent_fixture(**overrides: Any) -> dict[str, Any]:
-    payment_intent = copy.deepcopy(FIXTURES["payment_intent"])
+    payment_intent: dict[str, Any] = copy.deepcopy(FIXTURES["payment_intent"])
     payment_intent["metadata"] = {"payment_id": "pay_123", "order_id": "order_9"}
     payment_intent.update(overrides)
     return payment_intent
 
 
 def refund_fixture(**overrides: Any) -> dict[str, Any]:
-    refund = copy.deepcopy(FIXTURES["refund"])
+    refund: dict[str, Any] = copy.deepcopy(FIXTURES["refund"])
     refund.update(overrides)
     return refund
 
 
 def event_fixture(data_object: dict[str, Any], **overrides: Any) -> dict[str, Any]:
-    event = copy.deepcopy(FIXTURES["event"])
+    event: dict[str, Any] = copy.deepcopy(FIXTURES["event"])
     event.update(
         {
             "id": "evt_123",
@@ -118,7 +118,9 @@ def running_stub_stripe() -> Iterator[StubStripeServer]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     stub.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield stub

@@ -1,0 +1,74 @@
+"""Everything a process needs, built once from settings: the API's lifespan and the
+workers both start here."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.core.db import create_engine, create_sessionmaker, resolve_database_url
+from app.core.migrations import upgrade_to_head
+from app.core.settings import Settings
+from app.providers.base import PaymentProvider
+from app.providers.registry import ProviderRegistry
+from app.providers.stripe.adapter import StripeProvider
+from app.services.idempotency import IdempotencyService
+from app.services.payments import PaymentService
+from app.services.refunds import RefundService
+from app.services.webhooks import WebhookService
+
+
+@dataclass(frozen=True, slots=True)
+class Container:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    registry: ProviderRegistry
+    payments: PaymentService
+    refunds: RefundService
+    webhooks: WebhookService
+    idempotency: IdempotencyService
+    api_key_digests: tuple[str, ...]
+
+    async def aclose(self) -> None:
+        await self.registry.aclose()
+        await self.engine.dispose()
+
+
+def build_providers(settings: Settings) -> dict[str, PaymentProvider]:
+    providers: dict[str, PaymentProvider] = {}
+    if any(c.startswith("stripe") for c in settings.enabled_channels):
+        assert settings.stripe_secret_key is not None
+        providers["stripe"] = StripeProvider(
+            secret_key=settings.stripe_secret_key.get_secret_value(),
+            publishable_key=settings.stripe_publishable_key or "",
+            webhook_secrets=[s.get_secret_value() for s in settings.stripe_webhook_secrets],
+            api_base=settings.stripe_api_base,
+            webhook_tolerance_seconds=settings.stripe_webhook_tolerance_seconds,
+            max_network_retries=settings.stripe_max_network_retries,
+            timeout_seconds=settings.stripe_timeout_seconds,
+        )
+    return providers
+
+
+async def build_container(settings: Settings) -> Container:
+    settings.check_startup()
+    url = await asyncio.to_thread(resolve_database_url, settings)
+    if settings.migrate_on_start:
+        await upgrade_to_head(url)
+    engine = create_engine(url, settings)
+    sessionmaker = create_sessionmaker(engine)
+    registry = ProviderRegistry(build_providers(settings), set(settings.enabled_channels))
+    return Container(
+        settings=settings,
+        engine=engine,
+        sessionmaker=sessionmaker,
+        registry=registry,
+        payments=PaymentService(sessionmaker, registry, settings.default_channel),
+        refunds=RefundService(sessionmaker, registry),
+        webhooks=WebhookService(sessionmaker, registry),
+        idempotency=IdempotencyService(sessionmaker),
+        api_key_digests=tuple(settings.api_key_digests()),
+    )

@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+import asyncio
+
+from app.container import Container
+
+
+async def run_relay(container: Container, stopping: asyncio.Event) -> None:
+    await stopping.wait()
