@@ -14,6 +14,7 @@ from app.core.settings import Settings
 from app.providers.base import PaymentProvider
 from app.providers.registry import ProviderRegistry
 from app.providers.stripe.adapter import StripeProvider
+from app.services.events import EventService
 from app.services.idempotency import IdempotencyService
 from app.services.payments import PaymentService
 from app.services.refunds import RefundService
@@ -30,6 +31,7 @@ class Container:
     refunds: RefundService
     webhooks: WebhookService
     idempotency: IdempotencyService
+    events: EventService
     api_key_digests: tuple[str, ...]
 
     async def aclose(self) -> None:
@@ -70,5 +72,6 @@ async def build_container(settings: Settings) -> Container:
         refunds=RefundService(sessionmaker, registry),
         webhooks=WebhookService(sessionmaker, registry),
         idempotency=IdempotencyService(sessionmaker),
+        events=EventService(sessionmaker),
         api_key_digests=tuple(settings.api_key_digests()),
     )

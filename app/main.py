@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 
 from app.api import problems
 from app.api.limits import BodySizeLimit
-from app.api.routers import health, payments, public, refunds, webhooks
+from app.api.routers import events, health, payments, public, refunds, webhooks
 from app.container import build_container
 from app.core.settings import Settings
 from app.workers import start_background_workers
@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (
         payments.router,
         refunds.router,
+        events.router,
         public.router,
         webhooks.router,
         health.router,

@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.container import Container
 from app.core import errors
 from app.core.settings import Settings, hash_api_key
+from app.services.events import EventService
 from app.services.idempotency import IdempotencyService
 from app.services.payments import PaymentService
 from app.services.refunds import RefundService
@@ -58,6 +59,10 @@ def get_refund_service(services: ServicesDep) -> RefundService:
     return services.refunds
 
 
+def get_event_service(services: ServicesDep) -> EventService:
+    return services.events
+
+
 def get_idempotency_service(services: ServicesDep) -> IdempotencyService:
     return services.idempotency
 
@@ -69,6 +74,7 @@ def get_settings(services: ServicesDep) -> Settings:
 PaymentServiceDep = Annotated[PaymentService, Depends(get_payment_service)]
 WebhookServiceDep = Annotated[WebhookService, Depends(get_webhook_service)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+EventServiceDep = Annotated[EventService, Depends(get_event_service)]
 RefundServiceDep = Annotated[RefundService, Depends(get_refund_service)]
 IdempotencyServiceDep = Annotated[IdempotencyService, Depends(get_idempotency_service)]
 

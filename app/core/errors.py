@@ -170,3 +170,8 @@ class IdempotencyRequestInProgress(Conflict):
     code = "idempotency_request_in_progress"
     title = "A request with this Idempotency-Key is still in progress; retry shortly"
     retryable = True
+
+
+class EventNotFound(NotFound):
+    code = "event_not_found"
+    title = "No such event"

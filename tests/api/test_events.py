@@ -1,0 +1,150 @@
+"""The outbox: every change writes its event in its own transaction, and nothing else does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from app.core.db import transaction
+from app.models import OutboxEvent, Payment
+from app.providers.base import PaymentStatus
+from app.services.payments import move_status
+from tests.support.api import order_id, wait_for, wait_for_status
+from tests.support.stripe_js import StripeJs
+
+
+async def events_of(api: httpx.AsyncClient, payment_id: str) -> list[dict[str, Any]]:
+    listed = (await api.get("/v1/events", params={"payment_id": payment_id, "limit": 100})).json()
+    events: list[dict[str, Any]] = list(reversed(listed["data"]))
+    return events
+
+
+async def new_payment(api: httpx.AsyncClient, amount: int = 1000) -> dict[str, Any]:
+    response = await api.post(
+        "/v1/payments", json={"order_id": order_id("events"), "amount": amount, "currency": "USD"}
+    )
+    assert response.status_code == 201, response.text
+    payment: dict[str, Any] = response.json()
+    return payment
+
+
+class TestPaymentEvents:
+    async def test_created_then_succeeded(
+        self, api: httpx.AsyncClient, stripe_js: StripeJs
+    ) -> None:
+        payment = await new_payment(api)
+        await stripe_js.confirm(payment["payment_payload"]["client_secret"], "pm_card_visa")
+        await wait_for_status(api, payment["id"], "succeeded")
+
+        events = await events_of(api, payment["id"])
+        assert [e["type"] for e in events] == ["payment.created", "payment.succeeded"]
+        succeeded = events[-1]
+        assert succeeded["data"]["status"] == "succeeded"
+        assert succeeded["data"]["id"] == payment["id"]
+        assert succeeded["data"]["payment_channel"] == "stripe"
+        assert "client_token" not in succeeded["data"]
+        assert succeeded["id"].startswith("evt_")
+        assert succeeded["delivery_status"] in ("pending", "delivered")
+
+    async def test_each_declined_attempt_is_a_payment_failed(
+        self, api: httpx.AsyncClient, stripe_js: StripeJs
+    ) -> None:
+        payment = await new_payment(api)
+        secret = payment["payment_payload"]["client_secret"]
+        await stripe_js.confirm(secret, "4000000000000002")
+        await wait_for(api, payment["id"], lambda p: p["last_error"] is not None)
+        await stripe_js.confirm(secret, "4000000000009995")
+        await wait_for(
+            api,
+            payment["id"],
+            lambda p: (p["last_error"] or {}).get("decline_code") == "insufficient_funds",
+        )
+
+        failed = [e for e in await events_of(api, payment["id"]) if e["type"] == "payment.failed"]
+        assert [e["data"]["last_error"]["decline_code"] for e in failed] == [
+            "generic_decline",
+            "insufficient_funds",
+        ]
+        assert {e["data"]["status"] for e in failed} == {"requires_payment_method"}
+
+    async def test_three_d_secure_failure(
+        self, api: httpx.AsyncClient, stripe_js: StripeJs
+    ) -> None:
+        payment = await new_payment(api)
+        await stripe_js.confirm(payment["payment_payload"]["client_secret"], "4000002500003155")
+        await wait_for_status(api, payment["id"], "requires_action")
+        await stripe_js.complete_three_d_secure(payment["provider_reference"], passed=False)
+        await wait_for(api, payment["id"], lambda p: p["status"] == "requires_payment_method")
+
+        types = [e["type"] for e in await events_of(api, payment["id"])]
+        assert types == ["payment.created", "payment.requires_action", "payment.failed"]
+
+    async def test_cancel(self, api: httpx.AsyncClient) -> None:
+        payment = await new_payment(api)
+        await api.post(f"/v1/payments/{payment['id']}/cancel")
+        types = [e["type"] for e in await events_of(api, payment["id"])]
+        assert types == ["payment.created", "payment.canceled"]
+
+    async def test_filter_by_type_and_paginate(self, api: httpx.AsyncClient) -> None:
+        for _ in range(3):
+            await new_payment(api)
+        page = (await api.get("/v1/events", params={"type": "payment.created", "limit": 2})).json()
+        assert len(page["data"]) == 2
+        assert page["has_more"] is True
+        rest = (
+            await api.get(
+                "/v1/events",
+                params={
+                    "type": "payment.created",
+                    "limit": 2,
+                    "starting_after": page["next_cursor"],
+                },
+            )
+        ).json()
+        assert len(rest["data"]) == 1
+        assert (await api.get("/v1/events/evt_nope")).json()["code"] == "event_not_found"
+
+
+class TestRefundEvents:
+    async def test_created_and_succeeded(self, api: httpx.AsyncClient, stripe_js: StripeJs) -> None:
+        payment = await new_payment(api, amount=800)
+        await stripe_js.confirm(payment["payment_payload"]["client_secret"], "pm_card_visa")
+        await wait_for_status(api, payment["id"], "succeeded")
+        refund = (await api.post(f"/v1/payments/{payment['id']}/refunds", json={})).json()
+
+        refund_events = [
+            e for e in await events_of(api, payment["id"]) if e["type"].startswith("refund.")
+        ]
+        assert [e["type"] for e in refund_events] == ["refund.created", "refund.succeeded"]
+        assert {e["refund_id"] for e in refund_events} == {refund["id"]}
+        assert refund_events[-1]["data"]["status"] == "succeeded"
+
+
+class TestNothingAnnouncedThatDidNotHappen:
+    async def test_a_rolled_back_change_writes_no_event(
+        self, api: httpx.AsyncClient, engine: AsyncEngine
+    ) -> None:
+        payment = await new_payment(api)
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+        with pytest.raises(RuntimeError):
+            async with transaction(sessions) as session:
+                row = await session.get(Payment, payment["id"], with_for_update=True)
+                assert row is not None
+                move_status(session, row, PaymentStatus.CANCELED, source="test")
+                raise RuntimeError("the change fails after staging its event")
+
+        async with sessions() as session:
+            types = (
+                await session.execute(
+                    select(OutboxEvent.type).where(OutboxEvent.payment_id == payment["id"])
+                )
+            ).scalars()
+            assert list(types) == ["payment.created"]
+            assert (await session.get(Payment, payment["id"])).status == (  # type: ignore[union-attr]
+                "requires_payment_method"
+            )
