@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import TERMINAL_STATUSES, Payment, PaymentStatusHistory
@@ -65,6 +65,40 @@ class PaymentRepository:
         """The database's clock: one clock for every process that reads a provider."""
         now: datetime = (await self.session.execute(select(func.clock_timestamp()))).scalar_one()
         return now
+
+    async def list_stale_open(
+        self, *, stale_after: timedelta, limit: int, after: tuple[datetime, str] | None = None
+    ) -> Sequence[Payment]:
+        """Open payments unchanged for `stale_after` (database clock), oldest first.
+
+        `after` is a keyset cursor (updated_at, id) so a caller can page past rows it
+        could not settle instead of meeting them again at the head of every batch.
+        """
+        stmt = (
+            select(Payment)
+            .where(
+                Payment.status.not_in(TERMINAL_STATUSES),
+                Payment.updated_at < func.now() - stale_after,
+            )
+            .order_by(Payment.updated_at, Payment.id)
+            .limit(limit)
+        )
+        if after is not None:
+            stmt = stmt.where(tuple_(Payment.updated_at, Payment.id) > tuple_(*after))
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def try_advisory_lock(self, key: int) -> bool:
+        """A session-level advisory lock: held by this connection until released or closed."""
+        taken: bool = (
+            await self.session.execute(select(func.pg_try_advisory_lock(key)))
+        ).scalar_one()
+        return taken
+
+    async def advisory_unlock(self, key: int) -> bool:
+        released: bool = (
+            await self.session.execute(select(func.pg_advisory_unlock(key)))
+        ).scalar_one()
+        return released
 
     def add(self, payment: Payment) -> None:
         self.session.add(payment)

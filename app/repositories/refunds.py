@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Refund
@@ -36,6 +37,24 @@ class RefundRepository:
             .where(Refund.payment_id == payment_id)
             .order_by(Refund.created_at.desc(), Refund.id.desc())
         )
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def list_stale_pending(
+        self, *, stale_after: timedelta, limit: int, after: tuple[datetime, str] | None = None
+    ) -> Sequence[Refund]:
+        """Pending refunds unchanged for `stale_after` (database clock), oldest first;
+        `after` is a keyset cursor (updated_at, id)."""
+        stmt = (
+            select(Refund)
+            .where(
+                Refund.status == "pending",
+                Refund.updated_at < func.now() - stale_after,
+            )
+            .order_by(Refund.updated_at, Refund.id)
+            .limit(limit)
+        )
+        if after is not None:
+            stmt = stmt.where(tuple_(Refund.updated_at, Refund.id) > tuple_(*after))
         return (await self.session.execute(stmt)).scalars().all()
 
     def add(self, refund: Refund) -> None:

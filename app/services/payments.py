@@ -250,6 +250,17 @@ class PaymentService:
             await self._cancel(locked)
         return locked
 
+    async def resume_create(self, payment_id: str) -> Payment:
+        """Finish a create whose provider answer never arrived (a crash, a lost response).
+
+        The call is repeated under the same `create_key`, so the provider returns the object
+        the first call made instead of opening a second one.
+        """
+        payment = await self.get(payment_id)
+        if payment.provider_reference is not None or payment.is_terminal:
+            return payment
+        return await self._create_at_provider(payment)
+
     async def _fail_creation(self, payment_id: str, exc: ProviderRejected) -> None:
         async with transaction(self.sessionmaker) as session:
             payment = await PaymentRepository(session).get(payment_id, for_update=True)

@@ -112,6 +112,39 @@ class RefundService:
         refund, payment = await self._reserve(refund_id, payment_id, amount, reason)
         if refund.provider_reference is not None or refund.status != RefundStatus.PENDING:
             return refund
+        return await self._refund_at_provider(refund, payment)
+
+    async def resume(self, refund_id: str) -> Refund:
+        """Finish a refund whose provider answer never arrived: the call is repeated under
+        the same `refund_key`, so the provider returns the refund it made, not a second one."""
+        async with self.sessionmaker() as session:
+            refund = await RefundRepository(session).get(refund_id)
+            if refund is None:
+                raise errors.RefundNotFound(f"No refund {refund_id!r}")
+            payment = await PaymentRepository(session).get(refund.payment_id)
+            assert payment is not None
+        if refund.provider_reference is not None or refund.status != RefundStatus.PENDING:
+            return refund
+        return await self._refund_at_provider(refund, payment)
+
+    async def sync(self, refund_id: str) -> Refund:
+        """Pull a refund's state from the provider and apply it (a dropped webhook)."""
+        async with self.sessionmaker() as session:
+            refund = await RefundRepository(session).get(refund_id)
+            if refund is None:
+                raise errors.RefundNotFound(f"No refund {refund_id!r}")
+            payment = await PaymentRepository(session).get(refund.payment_id)
+            assert payment is not None
+        if refund.provider_reference is None:
+            return refund
+        provider = self.registry.get(payment.payment_channel)
+        try:
+            result = await provider.retrieve_refund(refund.provider_reference)
+        except (ProviderUnavailable, ProviderRejected) as exc:
+            raise provider_error(exc, payment.payment_channel) from exc
+        return await self.apply(refund.id, result)
+
+    async def _refund_at_provider(self, refund: Refund, payment: Payment) -> Refund:
         provider = self.registry.get(payment.payment_channel)
         assert payment.provider_reference is not None
         try:

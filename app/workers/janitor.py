@@ -1,9 +1,39 @@
+"""The reconciliation janitor: every `reconcile_interval_seconds`, one pass by the leader.
+
+Every worker process runs this loop; the advisory lock inside `Reconciler.run_once` lets
+one of them do the work at a time, so scaling the workers out needs no coordination here.
+"""
+
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+from datetime import timedelta
 
 from app.container import Container
+from app.services.reconciliation import Reconciler
+
+logger = logging.getLogger(__name__)
+
+
+def build_reconciler(container: Container) -> Reconciler:
+    return Reconciler(
+        container.sessionmaker,
+        container.registry,
+        container.payments,
+        container.refunds,
+        stale_after=timedelta(seconds=container.settings.reconcile_stale_after_seconds),
+    )
 
 
 async def run_janitor(container: Container, stopping: asyncio.Event) -> None:
-    await stopping.wait()
+    reconciler = build_reconciler(container)
+    interval = container.settings.reconcile_interval_seconds
+    while not stopping.is_set():
+        try:
+            await reconciler.run_once(stopping)
+        except Exception:
+            logger.exception("reconciliation run failed; trying again next interval")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), interval)

@@ -131,12 +131,15 @@ class TestNothingAnnouncedThatDidNotHappen:
         payment = await new_payment(api)
         sessions = async_sessionmaker(engine, expire_on_commit=False)
 
-        with pytest.raises(RuntimeError):
+        async def change_that_fails() -> None:
             async with transaction(sessions) as session:
                 row = await session.get(Payment, payment["id"], with_for_update=True)
                 assert row is not None
                 move_status(session, row, PaymentStatus.CANCELED, source="test")
                 raise RuntimeError("the change fails after staging its event")
+
+        with pytest.raises(RuntimeError):
+            await change_that_fails()
 
         async with sessions() as session:
             types = (
