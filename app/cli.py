@@ -113,6 +113,8 @@ def _dev(args: argparse.Namespace) -> int:
         overrides = {
             "environment": "development",
             "migrate_on_start": True,
+            # One process for everything: the janitor repairs, the relay notifies.
+            "run_workers_in_api": True,
             "stripe_secret_key": SANDBOX_SECRET_KEY,
             "stripe_publishable_key": SANDBOX_PUBLISHABLE_KEY,
             "stripe_webhook_secrets": webhook_secret,

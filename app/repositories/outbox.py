@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from app.models import DeliveryAttempt, OutboxEvent
 
@@ -56,3 +58,125 @@ class OutboxRepository:
             .order_by(DeliveryAttempt.event_id, DeliveryAttempt.attempt)
         )
         return (await self.session.execute(stmt)).scalars().all()
+
+    async def claim_due(self, *, limit: int, lease_seconds: float) -> Sequence[OutboxEvent]:
+        """Leases up to `limit` due events, oldest first, at most one per payment: an event
+        waits while an earlier one of its payment is still pending. Concurrent relays skip
+        rows another is claiming, so no two hold the same event. Each returned event's
+        `locked_until` is the lease token that `mark_delivered` / `mark_failed` check."""
+        earlier = aliased(OutboxEvent)
+        now = func.now()
+        due = (
+            select(OutboxEvent.id)
+            .where(
+                OutboxEvent.status == "pending",
+                OutboxEvent.next_attempt_at <= now,
+                or_(OutboxEvent.locked_until.is_(None), OutboxEvent.locked_until <= now),
+                ~exists().where(
+                    earlier.payment_id == OutboxEvent.payment_id,
+                    earlier.status == "pending",
+                    earlier.seq < OutboxEvent.seq,
+                ),
+            )
+            .order_by(OutboxEvent.seq)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=OutboxEvent)
+        )
+        stmt = (
+            update(OutboxEvent)
+            .where(OutboxEvent.id.in_(due))
+            .values(locked_until=now + timedelta(seconds=lease_seconds))
+            .returning(OutboxEvent)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+        claimed = (await self.session.execute(stmt)).scalars().all()
+        return sorted(claimed, key=lambda event: event.seq)
+
+    async def mark_delivered(self, event_id: str, lease: datetime) -> bool:
+        """False when the lease is no longer ours (it lapsed and another relay took over)."""
+        return await self._update_leased(
+            event_id,
+            lease,
+            status="delivered",
+            delivered_at=func.now(),
+            attempts=OutboxEvent.attempts + 1,
+            last_error=None,
+            locked_until=None,
+        )
+
+    async def mark_failed(
+        self, event_id: str, lease: datetime, *, error: str, retry_in: float | None
+    ) -> bool:
+        """Schedules the next try in `retry_in` seconds, or dead-letters when it is None."""
+        values: dict[str, object] = {
+            "attempts": OutboxEvent.attempts + 1,
+            "last_error": error,
+            "locked_until": None,
+        }
+        if retry_in is None:
+            values["status"] = "dead"
+        else:
+            values["next_attempt_at"] = func.now() + timedelta(seconds=retry_in)
+        return await self._update_leased(event_id, lease, **values)
+
+    async def release(self, event_id: str, lease: datetime) -> bool:
+        """Gives a leased event back untried, for another pass."""
+        return await self._update_leased(event_id, lease, locked_until=None)
+
+    async def _update_leased(self, event_id: str, lease: datetime, **values: object) -> bool:
+        stmt = (
+            update(OutboxEvent)
+            .where(
+                OutboxEvent.id == event_id,
+                OutboxEvent.status == "pending",
+                OutboxEvent.locked_until == lease,
+            )
+            .values(**values)
+            .returning(OutboxEvent.id)
+            .execution_options(synchronize_session=False)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none() is not None
+
+    async def add_attempt(
+        self,
+        event_id: str,
+        *,
+        attempted_at: datetime,
+        status_code: int | None,
+        latency_ms: int,
+        error: str | None,
+    ) -> None:
+        """Numbered after the event's earlier attempts, including those before a redelivery."""
+        number = (
+            select(func.coalesce(func.max(DeliveryAttempt.attempt), 0) + 1)
+            .where(DeliveryAttempt.event_id == event_id)
+            .scalar_subquery()
+        )
+        await self.session.execute(
+            insert(DeliveryAttempt).values(
+                event_id=event_id,
+                attempt=number,
+                attempted_at=attempted_at,
+                status_code=status_code,
+                latency_ms=latency_ms,
+                error=error,
+            )
+        )
+
+    async def reset_for_redelivery(self, event_id: str) -> OutboxEvent | None:
+        """Pending and due now with a fresh retry schedule; its attempt rows stay."""
+        stmt = (
+            update(OutboxEvent)
+            .where(OutboxEvent.id == event_id)
+            .values(
+                status="pending",
+                attempts=0,
+                next_attempt_at=func.now(),
+                locked_until=None,
+                delivered_at=None,
+                last_error=None,
+            )
+            .returning(OutboxEvent)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.models import DeliveryAttempt, OutboxEvent
 from app.repositories.outbox import OutboxRepository
+from app.services.notifications import redeliver
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +50,9 @@ class EventService:
             if event is None:
                 return None
             return EventWithAttempts(event, await repo.attempts_for([event_id]))
+
+    async def redeliver(self, event_id: str) -> EventWithAttempts | None:
+        """Queue the event again (delivered, dead or pending); the relay sends it next."""
+        if await redeliver(self.sessionmaker, event_id) is None:
+            return None
+        return await self.get(event_id)

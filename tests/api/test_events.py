@@ -151,3 +151,19 @@ class TestNothingAnnouncedThatDidNotHappen:
             assert (await session.get(Payment, payment["id"])).status == (  # type: ignore[union-attr]
                 "requires_payment_method"
             )
+
+
+class TestRedeliver:
+    async def test_queues_the_event_again(self, api: httpx.AsyncClient) -> None:
+        payment = await new_payment(api)
+        [created] = await events_of(api, payment["id"])
+        response = await api.post(f"/v1/events/{created['id']}/redeliver")
+        assert response.status_code == 202, response.text
+        assert response.json()["id"] == created["id"]
+        assert response.json()["delivery_status"] == "pending"
+        assert response.json()["next_attempt_at"] is not None
+
+    async def test_unknown_event(self, api: httpx.AsyncClient) -> None:
+        response = await api.post("/v1/events/evt_nope/redeliver")
+        assert response.status_code == 404
+        assert response.json()["code"] == "event_not_found"

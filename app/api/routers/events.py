@@ -2,9 +2,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
 
-from app.api.deps import EventServiceDep, require_api_key
+from app.api.deps import (
+    ApiKeyDep,
+    EventServiceDep,
+    IdempotencyKey,
+    IdempotencyServiceDep,
+    require_api_key,
+)
+from app.api.idempotency import run_idempotent
 from app.api.problems import responses
 from app.core import errors
 from app.schemas.events import DeliveryAttemptRead, EventList, EventRead, EventType
@@ -61,3 +69,31 @@ async def get_event(event_id: str, events: EventServiceDep) -> EventRead:
     if item is None:
         raise errors.EventNotFound(f"No event {event_id!r}")
     return event_read(item)
+
+
+@router.post(
+    "/{event_id}/redeliver",
+    response_model=EventRead,
+    status_code=202,
+    summary="Send one notification again",
+    responses=responses(
+        errors.EventNotFound, errors.IdempotencyKeyReused, errors.IdempotencyRequestInProgress
+    ),
+)
+async def redeliver_event(
+    event_id: str,
+    request: Request,
+    owner: ApiKeyDep,
+    events: EventServiceDep,
+    idempotency: IdempotencyServiceDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    async def handler() -> Response:
+        item = await events.redeliver(event_id)
+        if item is None:
+            raise errors.EventNotFound(f"No event {event_id!r}")
+        return JSONResponse(event_read(item).model_dump(mode="json"), status_code=202)
+
+    return await run_idempotent(
+        idempotency, owner=owner, key=idempotency_key, request=request, handler=handler
+    )
