@@ -53,7 +53,7 @@ class Settings(BaseSettings):
         description="postgresql+asyncpg://user:password@host:port/db; unset: embedded PostgreSQL",
     )
     data_dir: Path = Field(default=Path(".data"), description="embedded PostgreSQL data lives here")
-    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_pool_size: int = Field(default=20, ge=1, le=200)
     db_max_overflow: int = Field(default=10, ge=0, le=200)
 
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(

@@ -137,14 +137,15 @@ class PaymentService:
         channel = self.resolve_channel(request.payment_channel)
         for _ in range(_CREATE_ROUNDS):
             async with transaction(self.sessionmaker) as session:
-                open_payment = await PaymentRepository(session).get_open_for_order(
-                    request.order_id, for_update=True
-                )
+                repo = PaymentRepository(session)
+                open_payment = await repo.get_open_for_order(request.order_id, for_update=True)
                 if open_payment is None:
                     payment = await self._insert(session, request, channel)
                     created = True
                 else:
                     payment, created = open_payment, False
+                # Read before any provider call below; see apply_provider_payment.
+                observed_at = await repo.database_now()
             if payment is None:
                 continue  # another request opened a payment for this order first
             if not created and not _same_request(payment, request, channel):
@@ -154,10 +155,10 @@ class PaymentService:
                         payment_channel=payment.payment_channel,
                     )
                 # The order changed (a coupon, another channel): close the old one first.
-                await self._cancel(payment)
+                await self._cancel(payment, observed_at)
                 continue
             if payment.provider_reference is None:
-                payment = await self._create_at_provider(payment)
+                payment = await self._create_at_provider(payment, observed_at)
             return CreateResult(payment, created)
         raise errors.ConcurrentUpdate(payment_channel=channel.provider)
 
@@ -199,9 +200,8 @@ class PaymentService:
         stage_payment_event(session, "payment.created", payment)
         return payment
 
-    async def _create_at_provider(self, payment: Payment) -> Payment:
+    async def _create_at_provider(self, payment: Payment, observed_at: datetime) -> Payment:
         provider = self.registry.get(payment.payment_channel)
-        observed_at = await self._database_now()
         try:
             result = await provider.create_payment(
                 CreatePayment(
@@ -247,7 +247,7 @@ class PaymentService:
             )
         if locked.status == PaymentStatus.CANCELED and result.status != PaymentStatus.CANCELED:
             # Canceled here while the create was in flight: close the provider object too.
-            await self._cancel(locked)
+            await self._cancel(locked, await self._database_now())
         return locked
 
     async def resume_create(self, payment_id: str) -> Payment:
@@ -256,10 +256,10 @@ class PaymentService:
         The call is repeated under the same `create_key`, so the provider returns the object
         the first call made instead of opening a second one.
         """
-        payment = await self.get(payment_id)
+        payment, observed_at = await self._get_observed(payment_id)
         if payment.provider_reference is not None or payment.is_terminal:
             return payment
-        return await self._create_at_provider(payment)
+        return await self._create_at_provider(payment, observed_at)
 
     async def _fail_creation(self, payment_id: str, exc: ProviderRejected) -> None:
         async with transaction(self.sessionmaker) as session:
@@ -275,7 +275,7 @@ class PaymentService:
     # -- cancel / sync -----------------------------------------------------------------
 
     async def cancel(self, payment_id: str) -> Payment:
-        payment = await self.get(payment_id)
+        payment, observed_at = await self._get_observed(payment_id)
         if payment.status == PaymentStatus.CANCELED:
             return payment
         if payment.status == PaymentStatus.SUCCEEDED:
@@ -285,14 +285,13 @@ class PaymentService:
                 f"A {payment.status} payment cannot be canceled",
                 payment_channel=payment.payment_channel,
             )
-        return await self._cancel(payment)
+        return await self._cancel(payment, observed_at)
 
-    async def _cancel(self, payment: Payment) -> Payment:
+    async def _cancel(self, payment: Payment, observed_at: datetime) -> Payment:
         if payment.provider_reference is None:
             # Nothing at the provider yet; a create still in flight finds the payment closed.
             return await self._apply(payment.id, None, source="api", target=PaymentStatus.CANCELED)
         provider = self.registry.get(payment.payment_channel)
-        observed_at = await self._database_now()
         try:
             result = await provider.cancel_payment(
                 payment.provider_reference, idempotency_key=cancel_key(payment.id)
@@ -318,11 +317,10 @@ class PaymentService:
         return await self._apply(payment.id, result, source="api", observed_at=observed_at)
 
     async def sync(self, payment_id: str, *, source: str = "sync") -> Payment:
-        payment = await self.get(payment_id)
+        payment, observed_at = await self._get_observed(payment_id)
         if payment.provider_reference is None:
             return payment
         provider = self.registry.get(payment.payment_channel)
-        observed_at = await self._database_now()
         try:
             result = await provider.retrieve_payment(payment.provider_reference)
         except (ProviderUnavailable, ProviderRejected) as exc:
@@ -332,6 +330,15 @@ class PaymentService:
     async def _database_now(self) -> datetime:
         async with self.sessionmaker() as session:
             return await PaymentRepository(session).database_now()
+
+    async def _get_observed(self, payment_id: str) -> tuple[Payment, datetime]:
+        """The payment and the database clock, read before a provider call about it."""
+        async with self.sessionmaker() as session:
+            repo = PaymentRepository(session)
+            payment = await repo.get(payment_id)
+            if payment is None:
+                raise errors.PaymentNotFound(f"No payment {payment_id!r}")
+            return payment, await repo.database_now()
 
     async def _apply(
         self,

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
+from app.main import create_app
+from sandbox.runner import ServerThread
+from tests.conftest import API_KEY, make_settings
 from tests.support.api import order_id, wait_for, wait_for_status
 from tests.support.stripe_js import StripeJs
 
@@ -209,3 +213,61 @@ class TestRefundRetries:
         )
         assert replay.content == retry.content
         assert replay.headers["Idempotent-Replayed"] == "true"
+
+    async def test_a_real_timeout_then_a_retry_makes_one_refund_at_stripe(
+        self,
+        api: httpx.AsyncClient,
+        stripe_js: StripeJs,
+        sandbox_admin: httpx.AsyncClient,
+        database_url: str,
+        stripe_sandbox: ServerThread,
+        webhook_secret: str,
+    ) -> None:
+        """Stripe is slower than our timeout: the refund is made there, the answer is lost."""
+        payment = await paid_payment(api, stripe_js, amount=1500)
+        impatient = create_app(
+            make_settings(
+                database_url, stripe_sandbox.url, webhook_secret, stripe_timeout_seconds=0.3
+            )
+        )
+        headers = {"Idempotency-Key": "refund-timeout-1", "Authorization": f"Bearer {API_KEY}"}
+        url = f"/v1/payments/{payment['id']}/refunds"
+        async with (
+            impatient.router.lifespan_context(impatient),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(impatient), base_url="http://api", headers=headers
+            ) as client,
+        ):
+            await sandbox_admin.post("/_sandbox/config", json={"latency_ms": 1000})
+            try:
+                first = await client.post(url, json={"amount": 600})
+            finally:
+                await sandbox_admin.post("/_sandbox/config", json={"latency_ms": 0})
+            assert first.status_code == 503
+            assert first.json()["code"] == "provider_unavailable"
+
+            # Stripe finishes the slow call on its own; the retry gets its stored answer.
+            retry = await wait_for_response(
+                client, url, {"amount": 600}, lambda r: r.status_code == 201
+            )
+        assert retry.json()["amount"] == 600
+        assert len(await sandbox_refunds(sandbox_admin, payment["provider_reference"])) == 1
+        after = (await api.get(f"/v1/payments/{payment['id']}")).json()
+        assert (after["amount_refunded"], after["amount_refund_pending"]) == (600, 0)
+
+
+async def wait_for_response(
+    client: httpx.AsyncClient,
+    url: str,
+    body: dict[str, Any],
+    until: Callable[[httpx.Response], bool],
+    *,
+    seconds: float = 10,
+) -> httpx.Response:
+    """Retry as a caller would (the first is still running at Stripe: 503 or 409 meanwhile)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        response = await client.post(url, json=body)
+        if until(response) or asyncio.get_running_loop().time() > deadline:
+            return response
+        await asyncio.sleep(0.2)
