@@ -14,6 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+import sandbox.runner as runner
+import sandbox.stripe as sandbox_stripe
 from app.providers.base import (
     CreatePayment,
     PaymentStatus,
@@ -23,9 +25,6 @@ from app.providers.base import (
 )
 from app.providers.stripe import StripeProvider, ensure_matches
 from app.providers.stripe.transformers import provider_error_from_exception
-
-runner = pytest.importorskip("sandbox.runner", reason="the Stripe sandbox is not available")
-sandbox_stripe = pytest.importorskip("sandbox.stripe", reason="the Stripe sandbox is not available")
 
 SANDBOX_SECRET_KEY = "sk_test_sandbox"
 SANDBOX_PUBLISHABLE_KEY = "pk_test_sandbox"
