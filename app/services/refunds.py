@@ -114,27 +114,26 @@ class RefundService:
             return refund
         return await self._refund_at_provider(refund, payment)
 
-    async def resume(self, refund_id: str) -> Refund:
-        """Finish a refund whose provider answer never arrived: the call is repeated under
-        the same `refund_key`, so the provider returns the refund it made, not a second one."""
+    async def _load(self, refund_id: str) -> tuple[Refund, Payment]:
         async with self.sessionmaker() as session:
             refund = await RefundRepository(session).get(refund_id)
             if refund is None:
                 raise errors.RefundNotFound(f"No refund {refund_id!r}")
             payment = await PaymentRepository(session).get(refund.payment_id)
             assert payment is not None
+            return refund, payment
+
+    async def resume(self, refund_id: str) -> Refund:
+        """Finish a refund whose provider answer never arrived: the call is repeated under
+        the same `refund_key`, so the provider returns the refund it made, not a second one."""
+        refund, payment = await self._load(refund_id)
         if refund.provider_reference is not None or refund.status != RefundStatus.PENDING:
             return refund
         return await self._refund_at_provider(refund, payment)
 
     async def sync(self, refund_id: str) -> Refund:
         """Pull a refund's state from the provider and apply it (a dropped webhook)."""
-        async with self.sessionmaker() as session:
-            refund = await RefundRepository(session).get(refund_id)
-            if refund is None:
-                raise errors.RefundNotFound(f"No refund {refund_id!r}")
-            payment = await PaymentRepository(session).get(refund.payment_id)
-            assert payment is not None
+        refund, payment = await self._load(refund_id)
         if refund.provider_reference is None:
             return refund
         provider = self.registry.get(payment.payment_channel)
