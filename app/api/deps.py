@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from app.api.idempotency import IdempotentRequest
 from app.container import Container
 from app.core import errors
 from app.core.settings import Settings, hash_api_key
 from app.services.events import EventService
-from app.services.idempotency import IdempotencyService
 from app.services.payments import PaymentService
 from app.services.refunds import RefundService
 from app.services.webhooks import WebhookService
@@ -63,10 +63,6 @@ def get_event_service(services: ServicesDep) -> EventService:
     return services.events
 
 
-def get_idempotency_service(services: ServicesDep) -> IdempotencyService:
-    return services.idempotency
-
-
 def get_settings(services: ServicesDep) -> Settings:
     return services.settings
 
@@ -76,7 +72,6 @@ WebhookServiceDep = Annotated[WebhookService, Depends(get_webhook_service)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EventServiceDep = Annotated[EventService, Depends(get_event_service)]
 RefundServiceDep = Annotated[RefundService, Depends(get_refund_service)]
-IdempotencyServiceDep = Annotated[IdempotencyService, Depends(get_idempotency_service)]
 
 IdempotencyKey = Annotated[
     str | None,
@@ -88,3 +83,15 @@ IdempotencyKey = Annotated[
         "the first response; kept 24 hours",
     ),
 ]
+
+
+def get_idempotent_request(
+    request: Request,
+    owner: ApiKeyDep,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKey = None,
+) -> IdempotentRequest:
+    return IdempotentRequest(services.idempotency, owner, idempotency_key, request)
+
+
+IdempotentDep = Annotated[IdempotentRequest, Depends(get_idempotent_request)]

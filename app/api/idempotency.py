@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import anyio
 from fastapi import Request, Response
@@ -22,6 +23,21 @@ logger = logging.getLogger(__name__)
 REPLAYED_HEADER = "Idempotent-Replayed"
 # Only what a replay needs to mean the same; the rest (dates, lengths) is made afresh.
 STORED_HEADERS = ("content-type", "location")
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotentRequest:
+    """A POST's Idempotency-Key, bound to its caller and request; routes `run` their work."""
+
+    service: IdempotencyService
+    owner: str
+    key: str | None
+    request: Request
+
+    async def run(self, handler: Callable[[], Awaitable[Response]]) -> Response:
+        return await run_idempotent(
+            self.service, owner=self.owner, key=self.key, request=self.request, handler=handler
+        )
 
 
 async def run_idempotent(

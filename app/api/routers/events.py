@@ -2,17 +2,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 
 from app.api.deps import (
-    ApiKeyDep,
     EventServiceDep,
-    IdempotencyKey,
-    IdempotencyServiceDep,
+    IdempotentDep,
     require_api_key,
 )
-from app.api.idempotency import run_idempotent
 from app.api.problems import responses
 from app.core import errors
 from app.schemas.events import DeliveryAttemptRead, EventList, EventRead, EventType
@@ -82,11 +79,8 @@ async def get_event(event_id: str, events: EventServiceDep) -> EventRead:
 )
 async def redeliver_event(
     event_id: str,
-    request: Request,
-    owner: ApiKeyDep,
     events: EventServiceDep,
-    idempotency: IdempotencyServiceDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotent: IdempotentDep,
 ) -> Response:
     async def handler() -> Response:
         item = await events.redeliver(event_id)
@@ -94,6 +88,4 @@ async def redeliver_event(
             raise errors.EventNotFound(f"No event {event_id!r}")
         return JSONResponse(event_read(item).model_dump(mode="json"), status_code=202)
 
-    return await run_idempotent(
-        idempotency, owner=owner, key=idempotency_key, request=request, handler=handler
-    )
+    return await idempotent.run(handler)

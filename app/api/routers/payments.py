@@ -2,17 +2,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from fastapi.responses import JSONResponse
 
 from app.api.deps import (
-    ApiKeyDep,
-    IdempotencyKey,
-    IdempotencyServiceDep,
+    IdempotentDep,
     PaymentServiceDep,
     require_api_key,
 )
-from app.api.idempotency import run_idempotent
 from app.api.problems import responses
 from app.core import errors
 from app.schemas.payments import (
@@ -63,11 +60,8 @@ def _payment_response(payment: object, status_code: int = 200) -> Response:
 )
 async def create_payment(
     body: PaymentCreate,
-    request: Request,
-    owner: ApiKeyDep,
     payments: PaymentServiceDep,
-    idempotency: IdempotencyServiceDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotent: IdempotentDep,
 ) -> Response:
     async def handler() -> Response:
         result = await payments.create(body)
@@ -76,9 +70,7 @@ async def create_payment(
             status_code=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 
-    return await run_idempotent(
-        idempotency, owner=owner, key=idempotency_key, request=request, handler=handler
-    )
+    return await idempotent.run(handler)
 
 
 @router.get("", response_model=PaymentList, summary="List payments, newest first")
@@ -143,18 +135,13 @@ async def get_payment_detail(
 )
 async def cancel_payment(
     payment_id: str,
-    request: Request,
-    owner: ApiKeyDep,
     payments: PaymentServiceDep,
-    idempotency: IdempotencyServiceDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotent: IdempotentDep,
 ) -> Response:
     async def handler() -> Response:
         return _payment_response(await payments.cancel(payment_id))
 
-    return await run_idempotent(
-        idempotency, owner=owner, key=idempotency_key, request=request, handler=handler
-    )
+    return await idempotent.run(handler)
 
 
 @router.post(
@@ -170,15 +157,10 @@ async def cancel_payment(
 )
 async def sync_payment(
     payment_id: str,
-    request: Request,
-    owner: ApiKeyDep,
     payments: PaymentServiceDep,
-    idempotency: IdempotencyServiceDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotent: IdempotentDep,
 ) -> Response:
     async def handler() -> Response:
         return _payment_response(await payments.sync(payment_id))
 
-    return await run_idempotent(
-        idempotency, owner=owner, key=idempotency_key, request=request, handler=handler
-    )
+    return await idempotent.run(handler)

@@ -1,16 +1,13 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Response, status
 from fastapi.responses import JSONResponse
 
 from app.api.deps import (
-    ApiKeyDep,
-    IdempotencyKey,
-    IdempotencyServiceDep,
+    IdempotentDep,
     RefundServiceDep,
     require_api_key,
 )
-from app.api.idempotency import run_idempotent
 from app.api.problems import responses
 from app.core import errors
 from app.schemas.refunds import RefundCreate, RefundList, RefundRead
@@ -41,26 +38,21 @@ router = APIRouter(
 async def create_refund(
     payment_id: str,
     body: RefundCreate,
-    request: Request,
-    owner: ApiKeyDep,
     refunds: RefundServiceDep,
-    idempotency: IdempotencyServiceDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotent: IdempotentDep,
 ) -> Response:
     async def handler() -> Response:
         refund = await refunds.create(
             payment_id,
             amount=body.amount,
             reason=body.reason,
-            request_key=(owner, idempotency_key) if idempotency_key else None,
+            request_key=(idempotent.owner, idempotent.key) if idempotent.key else None,
         )
         return JSONResponse(
             RefundRead.model_validate(refund).model_dump(mode="json"), status_code=201
         )
 
-    return await run_idempotent(
-        idempotency, owner=owner, key=idempotency_key, request=request, handler=handler
-    )
+    return await idempotent.run(handler)
 
 
 @router.get(
