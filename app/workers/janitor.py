@@ -7,14 +7,11 @@ one of them do the work at a time, so scaling the workers out needs no coordinat
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 from datetime import timedelta
 
 from app.container import Container
 from app.services.reconciliation import Reconciler
-
-logger = logging.getLogger(__name__)
+from app.workers.schedule import every
 
 
 def build_reconciler(container: Container) -> Reconciler:
@@ -29,11 +26,9 @@ def build_reconciler(container: Container) -> Reconciler:
 
 async def run_janitor(container: Container, stopping: asyncio.Event) -> None:
     reconciler = build_reconciler(container)
-    interval = container.settings.reconcile_interval_seconds
-    while not stopping.is_set():
-        try:
-            await reconciler.run_once(stopping)
-        except Exception:
-            logger.exception("reconciliation run failed; trying again next interval")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), interval)
+    await every(
+        container.settings.reconcile_interval_seconds,
+        stopping,
+        lambda: reconciler.run_once(stopping),
+        "reconciliation run",
+    )
