@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -16,6 +17,7 @@ from app.providers.registry import ProviderRegistry
 from app.providers.stripe.adapter import StripeProvider
 from app.services.events import EventService
 from app.services.idempotency import IdempotencyService
+from app.services.payment_updates import PaymentPolicy, PaymentUpdater
 from app.services.payments import PaymentService
 from app.services.refunds import RefundService
 from app.services.webhooks import WebhookService
@@ -63,15 +65,19 @@ async def build_container(settings: Settings) -> Container:
     engine = create_engine(url, settings)
     sessionmaker = create_sessionmaker(engine)
     registry = ProviderRegistry(build_providers(settings), set(settings.enabled_channels))
+    refunds = RefundService(sessionmaker, registry)
+    updater = PaymentUpdater(PaymentPolicy.from_settings(settings), start_refund=refunds.resume)
     return Container(
         settings=settings,
         engine=engine,
         sessionmaker=sessionmaker,
         registry=registry,
-        payments=PaymentService(sessionmaker, registry, settings.default_channel),
-        refunds=RefundService(sessionmaker, registry),
-        webhooks=WebhookService(sessionmaker, registry),
-        idempotency=IdempotencyService(sessionmaker),
+        payments=PaymentService(sessionmaker, registry, updater, settings.default_channel),
+        refunds=refunds,
+        webhooks=WebhookService(sessionmaker, registry, updater),
+        idempotency=IdempotencyService(
+            sessionmaker, lease=timedelta(seconds=settings.idempotency_lease_seconds)
+        ),
         events=EventService(sessionmaker),
         api_key_digests=tuple(settings.api_key_digests()),
     )

@@ -11,6 +11,7 @@ from typing import Any
 
 import uvicorn
 
+from .pingxx.config import PingxxSandboxConfig
 from .stripe.config import StripeSandboxConfig
 from .stripe.server import create_app
 
@@ -123,3 +124,14 @@ def run_stripe_sandbox(
 ) -> None:
     """Serve the Stripe sandbox in the foreground until interrupted."""
     uvicorn.run(create_app(config or StripeSandboxConfig()), host=host, port=port, log_level="info")
+
+
+def run_pingxx_sandbox(
+    host: str = "127.0.0.1", port: int = 12112, config: PingxxSandboxConfig | None = None
+) -> None:
+    """Serve the Ping++ sandbox in the foreground until interrupted."""
+    # Imported here so the Stripe-only callers of this module do not load the RSA stack.
+    from .pingxx.server import create_app as create_pingxx_app
+
+    app = create_pingxx_app(config or PingxxSandboxConfig())
+    uvicorn.run(app, host=host, port=port, log_level="info")

@@ -27,6 +27,7 @@ from app.main import create_app
 from sandbox.runner import ServerThread
 from sandbox.stripe.config import StripeSandboxConfig
 from sandbox.stripe.server import create_app as create_stripe_sandbox
+from tests.support.sandbox import Knobs
 from tests.support.stripe_js import StripeJs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -189,3 +190,13 @@ async def stripe_js(stripe_sandbox: ServerThread) -> AsyncIterator[StripeJs]:
     browser = StripeJs(stripe_sandbox.url, SANDBOX_PUBLISHABLE_KEY)
     yield browser
     await browser.aclose()
+
+
+@pytest.fixture
+async def knobs(sandbox_admin: httpx.AsyncClient) -> AsyncIterator[Knobs]:
+    """The sandbox's runtime settings, put back to their defaults after the test."""
+    turned = Knobs(sandbox_admin)
+    try:
+        yield turned
+    finally:
+        await turned.reset()

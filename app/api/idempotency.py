@@ -6,7 +6,6 @@ body, so a request refused before doing anything never takes a key.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from dataclasses import dataclass
 import anyio
 from fastapi import Request, Response
 
-from app.api.problems import PROBLEM_MEDIA_TYPE, from_app_error
+from app.api.problems import from_app_error
 from app.core import errors
 from app.services.idempotency import IdempotencyService, Lease, Replay, fingerprint
 
@@ -59,15 +58,22 @@ async def run_idempotent(
     )
     if isinstance(outcome, Replay):
         return replay_response(outcome)
+    retryable = False
     try:
-        response = await handler()
+        async with service.held(outcome):
+            response = await handler()
     except errors.AppError as exc:
         response = from_app_error(exc)
+        # The one decision: an error that says "retry" is not kept; one that proves the
+        # outcome (a decline, a conflict, a provider's refusal) is replayed. A key the
+        # service knows was first used for another request (a refund made before the key's
+        # row here was purged) is not this request's to keep either.
+        retryable = exc.retryable or isinstance(exc, errors.IdempotencyKeyReused)
     except BaseException:
         await _release(service, outcome)
         raise
     response_body = _body_of(response)
-    if response_body is None or is_retryable(response, response_body):
+    if response_body is None or retryable:
         # A retry with this key must run again; the services make that safe by reusing
         # their deterministic provider keys.
         await _release(service, outcome)
@@ -96,19 +102,6 @@ def replay_response(replay: Replay) -> Response:
 
 def stored_headers(response: Response) -> dict[str, str]:
     return {name: response.headers[name] for name in STORED_HEADERS if name in response.headers}
-
-
-def is_retryable(response: Response, body: bytes) -> bool:
-    """5xx, 429, or a problem that says so (503 provider_unavailable, 409 payment_processing)."""
-    if response.status_code >= 500 or response.status_code == 429:
-        return True
-    if not response.headers.get("content-type", "").startswith(PROBLEM_MEDIA_TYPE):
-        return False
-    try:
-        problem = json.loads(body)
-    except ValueError:
-        return False
-    return isinstance(problem, dict) and problem.get("retryable") is True
 
 
 def _body_of(response: Response) -> bytes | None:

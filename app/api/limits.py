@@ -9,6 +9,10 @@ from app.core import errors
 
 
 class BodySizeLimit:
+    """The whole body is read (up to the limit) before the app runs, so a body that turns
+    out too large, with or without a Content-Length, is refused before any handler has
+    acted on part of it."""
+
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
@@ -21,33 +25,33 @@ class BodySizeLimit:
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
                 await self._reject(scope, receive, send)
                 return
+        chunks: list[bytes] = []
         seen = 0
-        exceeded = False
-        rejected = False
-
-        async def limited_receive() -> Message:
-            nonlocal seen, exceeded
-            if exceeded:
-                return {"type": "http.disconnect"}
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    # A chunked body with no Content-Length: stop reading and answer 413,
-                    # whatever the app makes of the truncated body.
-                    exceeded = True
-                    return {"type": "http.request", "body": b"", "more_body": False}
-            return message
-
-        async def guarded_send(message: Message) -> None:
-            nonlocal rejected
-            if not exceeded:
-                await send(message)
-            elif not rejected:
-                rejected = True
+            if message["type"] != "http.request":
+                # The client went away before the body ended: nothing to answer.
+                return
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > self.max_bytes:
                 await self._reject(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
 
-        await self.app(scope, limited_receive, guarded_send)
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            # After the body, the app only ever waits for the disconnect.
+            return await receive()
+
+        await self.app(scope, replay, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem_response(

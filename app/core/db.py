@@ -80,6 +80,7 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 
 
 BeforeCommit = Callable[[AsyncSession], Awaitable[None]]
+AfterCommit = Callable[[], Awaitable[object]]
 
 
 def before_commit(session: AsyncSession, hook: BeforeCommit) -> None:
@@ -89,12 +90,27 @@ def before_commit(session: AsyncSession, hook: BeforeCommit) -> None:
         hooks.append(hook)
 
 
+def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
+    """Run `hook` once this session's `transaction()` has committed, outside it: where
+    a change made in the transaction calls for a provider call (never inside one)."""
+    session.info.setdefault("after_commit", []).append(hook)
+
+
 @asynccontextmanager
 async def transaction(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
     """One unit of work: commits on success, rolls back on any exception."""
-    async with sessionmaker() as session, session.begin():
-        yield session
-        for hook in session.info.pop("before_commit", []):
-            await hook(session)
+    async with sessionmaker() as session:
+        async with session.begin():
+            yield session
+            for hook in session.info.pop("before_commit", []):
+                await hook(session)
+        after: list[AfterCommit] = session.info.pop("after_commit", [])
+    for hook in after:
+        try:
+            await hook()
+        except Exception:
+            # What the hook does is recorded in the database already (a pending refund),
+            # so the janitor finishes it; the committed change must still be answered.
+            logger.exception("a follow-up of a committed change failed; the janitor retries it")

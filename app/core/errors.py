@@ -68,6 +68,26 @@ class UnknownCurrency(ValidationFailed):
     title = "Unknown currency"
 
 
+class AmountNotRepresentable(ValidationFailed):
+    code = "amount_not_representable"
+    title = "The payment provider cannot charge this amount in this currency"
+
+
+class AmountBelowMinimum(ValidationFailed):
+    code = "amount_below_minimum"
+    title = "The amount is below the payment provider's minimum for this currency"
+
+
+class AmountAboveMaximum(ValidationFailed):
+    code = "amount_above_maximum"
+    title = "The amount is above the payment provider's maximum for this currency"
+
+
+class CurrencyNotSupported(ValidationFailed):
+    code = "currency_not_supported"
+    title = "The payment channel does not accept this currency"
+
+
 class RequestTooLarge(AppError):
     status = 413
     code = "request_too_large"
@@ -94,6 +114,11 @@ class PaymentNotCancelable(Conflict):
 class PaymentAlreadySucceeded(Conflict):
     code = "payment_already_succeeded"
     title = "The payment has succeeded; refund it instead"
+
+
+class OrderAlreadyPaid(Conflict):
+    code = "order_already_paid"
+    title = "The order already has a successful payment"
 
 
 class ConcurrentUpdate(Conflict):

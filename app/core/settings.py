@@ -91,8 +91,42 @@ class Settings(BaseSettings):
     relay_batch_size: int = Field(default=50, ge=1, le=1000)
     relay_poll_seconds: float = Field(default=5.0, gt=0, le=300)
     relay_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
+    notification_order_hold_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        le=7 * 86400,
+        description="a payment's later events wait this long at most for an earlier one "
+        "that keeps failing",
+    )
     reconcile_interval_seconds: float = Field(default=60.0, gt=0, le=86400)
     reconcile_stale_after_seconds: float = Field(default=300.0, ge=0, le=86400)
+    reconcile_max_delay_seconds: float = Field(
+        default=6 * 3600.0,
+        gt=0,
+        le=7 * 86400,
+        description="the longest the janitor waits between two checks of an open payment",
+    )
+    reconcile_batch_size: int = Field(default=200, ge=1, le=10_000)
+    reconcile_concurrency: int = Field(default=4, ge=1, le=64)
+    payment_ttl_seconds: int = Field(
+        default=86400,
+        ge=1,
+        le=30 * 86400,
+        description="an open payment older than this is canceled at its provider: expired",
+    )
+    refund_duplicates: bool = Field(
+        default=True,
+        description="refund in full a second successful payment of an already paid order",
+    )
+    idempotency_lease_seconds: float = Field(
+        default=6.0,
+        gt=0,
+        le=600,
+        description="how long a request's hold on its Idempotency-Key lasts unless renewed; "
+        "renewed while the request runs, so a crashed holder frees it this quickly",
+    )
+    webhook_retention_days: int = Field(default=30, ge=1, le=3650)
+    event_retention_days: int = Field(default=30, ge=1, le=3650)
     run_workers_in_api: bool = Field(
         default=False, description="run the relay and janitor inside the API process too"
     )
@@ -160,6 +194,8 @@ class Settings(BaseSettings):
         if any(c.startswith("stripe") for c in self.enabled_channels):
             problems.extend(self._stripe_problems())
         problems.extend(self._notification_problems())
+        if self.environment == "production" and self.database_url is None:
+            problems.append("PAYMENTS_DATABASE_URL is not set (no embedded database in production)")
         if problems:
             raise ConfigurationError("; ".join(problems))
 
@@ -208,6 +244,4 @@ class Settings(BaseSettings):
                 "PAYMENTS_STRIPE_SECRET_KEY / PAYMENTS_STRIPE_PUBLISHABLE_KEY are test-mode keys; "
                 "set PAYMENTS_ALLOW_TEST_KEYS_IN_PRODUCTION=true to allow them"
             )
-        if self.database_url is None:
-            problems.append("PAYMENTS_DATABASE_URL is not set (no embedded database in production)")
         return problems

@@ -64,6 +64,7 @@ class OutboxEvent(Base):
         ),
         Index("ix_outbox_events_payment_id_seq", "payment_id", "seq"),
         Index("ix_outbox_events_type_seq", "type", "seq"),
+        Index("ix_outbox_events_created_at", "created_at"),
     )
 
 

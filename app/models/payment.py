@@ -10,27 +10,24 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    Integer,
     String,
     Text,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, utcnow
-
-PAYMENT_STATUSES = (
-    "requires_payment_method",
-    "requires_action",
-    "processing",
-    "succeeded",
-    "failed",
-    "canceled",
-    "expired",
+from app.core.statuses import (
+    TERMINAL_PAYMENT_STATUSES,
+    PaymentStatus,
+    RefundState,
+    sql_in,
 )
-TERMINAL_STATUSES = ("succeeded", "failed", "canceled", "expired")
-_TERMINAL_SQL = ", ".join(f"'{s}'" for s in TERMINAL_STATUSES)
-_STATUS_SQL = ", ".join(f"'{s}'" for s in PAYMENT_STATUSES)
+
+_TERMINAL_SQL = sql_in(TERMINAL_PAYMENT_STATUSES)
+OPEN_SQL = f"status NOT IN ({_TERMINAL_SQL})"
 
 
 class Payment(Base):
@@ -46,6 +43,9 @@ class Payment(Base):
     amount_refunded: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     # Reserved by refunds the provider has not settled yet; counts against what remains.
     amount_refund_pending: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # The part of the pending reservations a refund made at the provider directly (its
+    # dashboard) took the room of: the provider will refuse that much of them.
+    amount_refund_overbooked: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     refund_status: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
     description: Mapped[str | None] = mapped_column(Text)
     customer_email: Mapped[str | None] = mapped_column(String(320))
@@ -62,36 +62,64 @@ class Payment(Base):
     # When the last applied provider read began (database clock). A read that began
     # earlier may carry an older state and must not overwrite a newer one.
     provider_observed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # A capability for one payment's public view, handed to the browser; compared in constant time.
-    client_token: Mapped[str] = mapped_column(String(64))
+    # sha256 hex digests of the client tokens handed out for this payment (the newest
+    # few): the browser's capability to read it, never stored in the clear.
+    client_token_digests: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
+    # The order's first successful payment, when this one succeeded too.
+    duplicate_of: Mapped[str | None] = mapped_column(
+        String(40), ForeignKey("payments.id", ondelete="RESTRICT")
+    )
+    dispute: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
+    # An open payment lapses then: the janitor cancels it at the provider (`expired`).
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The janitor's schedule for this open payment (NULL once terminal): checks back off
+    # with its age and with the number of checks that found nothing new.
+    next_reconcile_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reconcile_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint(
             "amount_refunded >= 0 AND amount_refund_pending >= 0 "
-            "AND amount_refunded + amount_refund_pending <= amount",
+            "AND amount_refund_overbooked >= 0 "
+            "AND amount_refund_overbooked <= amount_refund_pending "
+            "AND amount_refunded + amount_refund_pending - amount_refund_overbooked <= amount",
             name="refund_cap",
         ),
-        CheckConstraint(f"status IN ({_STATUS_SQL})", name="status_known"),
-        CheckConstraint("refund_status IN ('none', 'partial', 'full')", name="refund_status_known"),
+        CheckConstraint(f"status IN ({sql_in(PaymentStatus)})", name="status_known"),
+        CheckConstraint(f"refund_status IN ({sql_in(RefundState)})", name="refund_status_known"),
+        CheckConstraint("duplicate_of IS NULL OR status = 'succeeded'", name="duplicate_succeeded"),
         # One open payment per order: a concurrent second create loses on this index.
+        Index("uq_payments_open_order", "order_id", unique=True, postgresql_where=text(OPEN_SQL)),
+        # One charge per order: a second success is recorded only as a duplicate of the first.
         Index(
-            "uq_payments_open_order",
+            "uq_payments_paid_order",
             "order_id",
             unique=True,
-            postgresql_where=text(f"status NOT IN ({_TERMINAL_SQL})"),
+            postgresql_where=text("status = 'succeeded' AND duplicate_of IS NULL"),
         ),
         Index("ix_payments_order_id_id", "order_id", "id"),
         Index("ix_payments_status_updated_at", "status", "updated_at"),
+        # The janitor's queue: never-checked payments first, then by when they are due.
+        Index(
+            "ix_payments_reconcile_due",
+            "reconcile_attempts",
+            "next_reconcile_at",
+            postgresql_where=text(OPEN_SQL),
+        ),
     )
 
     @property
     def is_terminal(self) -> bool:
-        return self.status in TERMINAL_STATUSES
+        return self.status in TERMINAL_PAYMENT_STATUSES
+
+    @property
+    def amount_refundable(self) -> int:
+        return self.amount - self.amount_refunded - self.amount_refund_pending
 
 
 class PaymentStatusHistory(Base):

@@ -6,9 +6,7 @@ from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, utcnow
-
-REFUND_STATUSES = ("pending", "succeeded", "failed", "canceled")
-_STATUS_SQL = ", ".join(f"'{s}'" for s in REFUND_STATUSES)
+from app.core.statuses import RefundStatus, sql_in
 
 
 class Refund(Base):
@@ -24,6 +22,10 @@ class Refund(Base):
     status: Mapped[str] = mapped_column(String(16))
     provider_reference: Mapped[str | None] = mapped_column(String(255), unique=True)
     failure_reason: Mapped[str | None] = mapped_column(Text)
+    # The caller's Idempotency-Key and a digest of what it asked for: the same key with
+    # another amount is refused for as long as the refund exists, not only for 24 hours.
+    request_key: Mapped[str | None] = mapped_column(String(255))
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
@@ -31,7 +33,7 @@ class Refund(Base):
 
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
-        CheckConstraint(f"status IN ({_STATUS_SQL})", name="status_known"),
+        CheckConstraint(f"status IN ({sql_in(RefundStatus)})", name="status_known"),
         Index("ix_refunds_payment_id_created_at", "payment_id", "created_at"),
         Index("ix_refunds_status_updated_at", "status", "updated_at"),
     )

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, String, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -25,7 +25,16 @@ class WebhookEvent(Base):
     provider_created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # applied | unchanged | stale | unknown_payment | ignored_type
     outcome: Mapped[str | None] = mapped_column(String(32))
+    # An event left unprocessed (the provider could not be read) is handled again by the
+    # janitor from then on, backing off with each failed attempt.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    retry_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    __table_args__ = (UniqueConstraint("provider", "event_id"),)
+    __table_args__ = (
+        UniqueConstraint("provider", "event_id"),
+        Index(
+            "ix_webhook_events_retry_at", "retry_at", postgresql_where=text("processed_at IS NULL")
+        ),
+        Index("ix_webhook_events_received_at", "received_at"),
+    )

@@ -5,21 +5,36 @@ Adapters turn their SDK's objects and errors into these neutral types at the bou
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, Protocol
 
+from app.core import money
+from app.core.money import AmountOutOfRange
+from app.core.statuses import PaymentStatus, RefundStatus
 
-class PaymentStatus(StrEnum):
-    REQUIRES_PAYMENT_METHOD = "requires_payment_method"
-    REQUIRES_ACTION = "requires_action"
-    PROCESSING = "processing"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELED = "canceled"
-    EXPIRED = "expired"
+__all__ = [
+    "AmountOutOfRange",
+    "CreatePayment",
+    "CreateRefund",
+    "OperationNotSupported",
+    "PaymentError",
+    "PaymentProvider",
+    "PaymentStatus",
+    "ProviderDispute",
+    "ProviderError",
+    "ProviderEvent",
+    "ProviderPayment",
+    "ProviderRefund",
+    "ProviderRejected",
+    "ProviderUnavailable",
+    "RefundStatus",
+    "WebhookMalformed",
+    "WebhookSignatureMissing",
+    "WebhookVerificationFailed",
+    "money",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +60,7 @@ class CreatePayment:
     customer_email: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
     return_url: str | None = None
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,13 +78,6 @@ class ProviderPayment:
     object_type: str
     raw: Mapping[str, Any]
     amount_received: int = 0
-
-
-class RefundStatus(StrEnum):
-    PENDING = "pending"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELED = "canceled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +103,22 @@ class ProviderRefund:
 
 
 @dataclass(frozen=True, slots=True)
+class ProviderDispute:
+    """A chargeback opened by the customer's bank against a payment."""
+
+    reference: str
+    payment_reference: str  # the provider payment disputed (pi_..., ch_...)
+    status: str  # the provider's word: needs_response, under_review, won, lost, ...
+    amount: int  # ISO minor units
+    currency: str
+    reason: str | None
+    raw: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderEvent:
-    """A verified provider notification."""
+    """A verified provider notification: at most one of `payment`, `refund`, `dispute`
+    is its subject; `refunds_of` asks for the refunds of a payment to be read again."""
 
     event_id: str
     event_type: str
@@ -106,6 +129,9 @@ class ProviderEvent:
     refund: ProviderRefund | None = None
     # The payment an event concerns when its object is neither (a charge): a hint to refresh.
     payment_reference: str | None = None
+    dispute: ProviderDispute | None = None
+    refunds_of: str | None = None
+    livemode: bool = False
 
 
 class ProviderError(Exception):
@@ -116,11 +142,18 @@ class ProviderError(Exception):
 
 
 class ProviderUnavailable(ProviderError):
-    """5xx, timeout, connection failure, rate limit: outcome unknown; retry with the same key."""
+    """The outcome is unknown: 5xx, timeout, connection failure, rate limit, a refused or
+    restricted API key, an answer we cannot read. Nothing may be failed on this; retry
+    with the same key, or leave it to the janitor."""
+
+    def __init__(self, message: str, *, provider: str, code: str | None = None) -> None:
+        super().__init__(message, provider=provider)
+        self.code = code
 
 
 class ProviderRejected(ProviderError):
-    """The provider understood and refused: a declined card, an invalid request, a bad state."""
+    """Proof that the operation was not done and never will be: a declined card, an
+    amount or state the provider refused. Only this may fail a payment or a refund."""
 
     def __init__(
         self,
@@ -157,6 +190,13 @@ class WebhookMalformed(ProviderError):
 
 class PaymentProvider(Protocol):
     name: str
+    # What `CreatePayment.method` may be (`payment_intent`, `alipay_qr`, ...).
+    methods: frozenset[str]
+
+    def check_amount(self, amount: int, currency: str, *, refund: bool = False) -> None:
+        """Raise AmountOutOfRange unless the provider can charge this amount (a refund: can
+        write it at all). Pure, no call: a request is refused before anything is stored."""
+        ...
 
     async def create_payment(
         self, request: CreatePayment, idempotency_key: str
@@ -164,12 +204,20 @@ class PaymentProvider(Protocol):
 
     async def retrieve_payment(self, reference: str) -> ProviderPayment: ...
 
-    async def cancel_payment(self, reference: str, idempotency_key: str) -> ProviderPayment: ...
+    async def cancel_payment(
+        self, reference: str, idempotency_key: str, *, abandoned: bool = False
+    ) -> ProviderPayment: ...
 
     async def refund(self, request: CreateRefund, idempotency_key: str) -> ProviderRefund: ...
 
     async def retrieve_refund(self, reference: str) -> ProviderRefund: ...
 
+    async def list_refunds(self, payment_reference: str) -> Sequence[ProviderRefund]: ...
+
     def parse_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> ProviderEvent: ...
+
+    def parse_event(self, payload: Mapping[str, Any]) -> ProviderEvent:
+        """An event from a payload verified earlier (the inbox keeps it)."""
+        ...
 
     async def aclose(self) -> None: ...

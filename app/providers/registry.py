@@ -42,9 +42,14 @@ class ProviderRegistry:
         self._enabled = enabled
 
     def is_enabled(self, channel: Channel) -> bool:
+        """Enabled in the settings and served by its adapter (a channel named in the
+        settings that no adapter serves yet is refused like a disabled one)."""
+        provider = self._providers.get(channel.provider)
         shorthand = channel.provider if channel.method == "payment_intent" else None
-        return channel.provider in self._providers and (
-            channel.name in self._enabled or shorthand in self._enabled
+        return (
+            provider is not None
+            and channel.method in provider.methods
+            and (channel.name in self._enabled or shorthand in self._enabled)
         )
 
     def get(self, provider: str) -> PaymentProvider:

@@ -135,6 +135,24 @@ class IdempotencyKeyRepository:
         )
         return (await self.session.execute(stmt)).scalar_one_or_none() is not None
 
+    async def renew(
+        self, row_id: int, locked_until: datetime, *, lease: timedelta
+    ) -> datetime | None:
+        """Extends a lease still held under `locked_until`; the new token, or None if lost."""
+        stmt = (
+            update(IdempotencyKey)
+            .where(
+                IdempotencyKey.id == row_id,
+                IdempotencyKey.locked_until == locked_until,
+                IdempotencyKey.response_status.is_(None),
+            )
+            .values(locked_until=_clock() + lease)
+            .returning(IdempotencyKey.locked_until)
+            .execution_options(synchronize_session=False)
+        )
+        renewed: datetime | None = (await self.session.execute(stmt)).scalar_one_or_none()
+        return renewed
+
     async def delete_leased(self, row_id: int, locked_until: datetime) -> bool:
         """False when the lease was lost already."""
         stmt = (

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, insert, or_, select, update
+from sqlalchemy import delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -59,11 +59,16 @@ class OutboxRepository:
         )
         return (await self.session.execute(stmt)).scalars().all()
 
-    async def claim_due(self, *, limit: int, lease_seconds: float) -> Sequence[OutboxEvent]:
+    async def claim_due(
+        self, *, limit: int, lease_seconds: float, order_hold_seconds: float
+    ) -> Sequence[OutboxEvent]:
         """Leases up to `limit` due events, oldest first, at most one per payment: an event
-        waits while an earlier one of its payment is still pending. Concurrent relays skip
-        rows another is claiming, so no two hold the same event. Each returned event's
-        `locked_until` is the lease token that `mark_delivered` / `mark_failed` check."""
+        waits while an earlier one of its payment is still pending, for at most
+        `order_hold_seconds` after that earlier one was made (one event the order service
+        keeps refusing must not hold back the rest for the day its retries take).
+        Concurrent relays skip rows another is claiming, so no two hold the same event.
+        Each returned event's `locked_until` is the lease token that `mark_delivered` /
+        `mark_failed` check."""
         earlier = aliased(OutboxEvent)
         now = func.now()
         due = (
@@ -76,6 +81,7 @@ class OutboxRepository:
                     earlier.payment_id == OutboxEvent.payment_id,
                     earlier.status == "pending",
                     earlier.seq < OutboxEvent.seq,
+                    earlier.created_at > now - timedelta(seconds=order_hold_seconds),
                 ),
             )
             .order_by(OutboxEvent.seq)
@@ -180,3 +186,20 @@ class OutboxRepository:
             .execution_options(synchronize_session=False, populate_existing=True)
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def delete_finished_before(self, cutoff: datetime, *, limit: int) -> int:
+        """Delivered or dead events made before `cutoff` (their attempts go with them),
+        at most `limit` at a time; pending ones are kept whatever their age."""
+        doomed = (
+            select(OutboxEvent.id)
+            .where(OutboxEvent.created_at < cutoff, OutboxEvent.status != "pending")
+            .limit(limit)
+            .scalar_subquery()
+        )
+        result = await self.session.execute(
+            delete(OutboxEvent)
+            .where(OutboxEvent.id.in_(doomed))
+            .returning(OutboxEvent.id)
+            .execution_options(synchronize_session=False)
+        )
+        return len(result.all())

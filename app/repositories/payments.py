@@ -1,12 +1,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import TERMINAL_STATUSES, Payment, PaymentStatusHistory
+from app.models import OPEN_SQL, Payment, PaymentStatusHistory
+
+OPEN = text(OPEN_SQL)
+# The class key of the per-order advisory lock (two-int form, so it never meets the
+# janitor's single-bigint lock): "ordr".
+ORDER_LOCK_CLASS = 0x6F72_6472
+CLIENT_TOKENS_KEPT = 8
 
 
 class PaymentRepository:
@@ -33,15 +39,54 @@ class PaymentRepository:
             stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
-    async def get_open_for_order(
-        self, order_id: str, *, for_update: bool = False
-    ) -> Payment | None:
-        stmt = select(Payment).where(
-            Payment.order_id == order_id, Payment.status.not_in(TERMINAL_STATUSES)
+    async def lock_order(self, order_id: str) -> datetime:
+        """Holds the order until this transaction ends; returns the database clock.
+
+        Everything that decides about an order's charge (a create, a payment becoming
+        succeeded) takes this lock, so "is this order paid?" cannot race. A lock before
+        any payment row lock: creators never wait on a payment row while holding it.
+        """
+        stmt = select(
+            func.pg_advisory_xact_lock(ORDER_LOCK_CLASS, func.hashtext(order_id)),
+            func.clock_timestamp(),
         )
-        if for_update:
-            stmt = stmt.with_for_update()
+        now: datetime = (await self.session.execute(stmt)).one()[1]
+        return now
+
+    async def order_payments(self, order_id: str) -> tuple[Payment | None, Payment | None]:
+        """(the order's successful payment, its open payment); either may be None."""
+        stmt = select(Payment).where(
+            Payment.order_id == order_id,
+            text(f"({OPEN_SQL} OR (status = 'succeeded' AND duplicate_of IS NULL))"),
+        )
+        paid = open_payment = None
+        for payment in (await self.session.execute(stmt)).scalars():
+            if payment.is_terminal:
+                paid = payment
+            else:
+                open_payment = payment
+        return paid, open_payment
+
+    async def paid_payment_id(self, order_id: str, *, other_than: str) -> str | None:
+        """The order's first successful payment, if it is not `other_than`."""
+        stmt = select(Payment.id).where(
+            Payment.order_id == order_id,
+            Payment.status == "succeeded",
+            Payment.duplicate_of.is_(None),
+            Payment.id != other_than,
+        )
         return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def add_client_token(self, payment_id: str, digest: str) -> None:
+        """A newly handed-out token works beside the last few given for this payment."""
+        column = Payment.client_token_digests
+        newest = func.array_prepend(digest, column, type_=column.type)[1:CLIENT_TOKENS_KEPT]
+        await self.session.execute(
+            update(Payment)
+            .where(Payment.id == payment_id)
+            .values(client_token_digests=newest)
+            .execution_options(synchronize_session=False)
+        )
 
     async def list(
         self,
@@ -66,26 +111,35 @@ class PaymentRepository:
         now: datetime = (await self.session.execute(select(func.clock_timestamp()))).scalar_one()
         return now
 
-    async def list_stale_open(
-        self, *, stale_after: timedelta, limit: int, after: tuple[datetime, str] | None = None
-    ) -> Sequence[Payment]:
-        """Open payments unchanged for `stale_after` (database clock), oldest first.
-
-        `after` is a keyset cursor (updated_at, id) so a caller can page past rows it
-        could not settle instead of meeting them again at the head of every batch.
-        """
+    async def list_due_for_check(self, *, limit: int) -> tuple[Sequence[Payment], datetime]:
+        """Open payments whose next janitor check is due, never-checked ones first (a
+        payment just paid whose webhook was lost is found before the long-abandoned),
+        with the database clock."""
         stmt = (
-            select(Payment)
-            .where(
-                Payment.status.not_in(TERMINAL_STATUSES),
-                Payment.updated_at < func.now() - stale_after,
-            )
-            .order_by(Payment.updated_at, Payment.id)
+            select(Payment, func.clock_timestamp())
+            .where(OPEN, Payment.next_reconcile_at <= func.clock_timestamp())
+            .order_by(Payment.reconcile_attempts, Payment.next_reconcile_at)
             .limit(limit)
         )
-        if after is not None:
-            stmt = stmt.where(tuple_(Payment.updated_at, Payment.id) > tuple_(*after))
-        return (await self.session.execute(stmt)).scalars().all()
+        rows = (await self.session.execute(stmt)).all()
+        now = rows[0][1] if rows else await self.database_now()
+        return [row[0] for row in rows], now
+
+    async def schedule_check(
+        self, payment_id: str, *, after_attempts: int, attempts: int, at: datetime
+    ) -> None:
+        """The next janitor check, unless the payment changed meanwhile (a change
+        schedules its own)."""
+        await self.session.execute(
+            update(Payment)
+            .where(
+                Payment.id == payment_id,
+                Payment.reconcile_attempts == after_attempts,
+                OPEN,
+            )
+            .values(reconcile_attempts=attempts, next_reconcile_at=at)
+            .execution_options(synchronize_session=False)
+        )
 
     async def try_advisory_lock(self, key: int) -> bool:
         """A session-level advisory lock: held by this connection until released or closed."""
@@ -102,9 +156,6 @@ class PaymentRepository:
 
     def add(self, payment: Payment) -> None:
         self.session.add(payment)
-
-    async def flush(self) -> None:
-        await self.session.flush()
 
 
 class PaymentStatusHistoryRepository:

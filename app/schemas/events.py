@@ -1,22 +1,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-EventType = Literal[
-    "payment.created",
-    "payment.requires_action",
-    "payment.processing",
-    "payment.succeeded",
-    "payment.failed",
-    "payment.canceled",
-    "payment.expired",
-    "refund.created",
-    "refund.succeeded",
-    "refund.failed",
-]
+from app.core.event_types import EVENT_TYPES
+
+if TYPE_CHECKING:
+    EventType = str
+else:
+    EventType = Literal[EVENT_TYPES]
 
 
 class DeliveryAttemptRead(BaseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -16,19 +16,22 @@ from pydantic import (
 )
 
 from app.core.money import MAX_AMOUNT, is_known_currency
+from app.core.statuses import PaymentStatus, RefundState
 
-PaymentStatusName = Literal[
-    "requires_payment_method",
-    "requires_action",
-    "processing",
-    "succeeded",
-    "failed",
-    "canceled",
-    "expired",
-]
+if TYPE_CHECKING:
+    PaymentStatusName = str
+    RefundStateName = str
+else:
+    # Derived from the one declaration of each set.
+    PaymentStatusName = Literal[tuple(status.value for status in PaymentStatus)]
+    RefundStateName = Literal[tuple(state.value for state in RefundState)]
 
 
 def _currency(value: str) -> str:
+    # ASCII letters only: str.upper() turns the long s and the dotless i into S and I,
+    # so "u\u017fd" would become USD.
+    if not (value.isascii() and value.isalpha()):
+        raise ValueError(f"{value!r} is not an ISO-4217 currency code")
     code = value.upper()
     if not is_known_currency(code):
         raise ValueError(f"unknown ISO-4217 currency {value!r}")
@@ -47,7 +50,14 @@ def _metadata(value: dict[str, str]) -> dict[str, str]:
 
 
 Currency = Annotated[str, StringConstraints(min_length=3, max_length=3), AfterValidator(_currency)]
-Amount = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT, description="integer, minor units")]
+Amount = Annotated[
+    StrictInt,
+    Field(
+        gt=0,
+        le=MAX_AMOUNT,
+        description="integer, ISO-4217 minor units; each channel's own limits apply too",
+    ),
+]
 Metadata = Annotated[dict[str, str], AfterValidator(_metadata)]
 Url = Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://")]
 
@@ -78,6 +88,14 @@ class PaymentError(BaseModel):
     decline_code: str | None = None
 
 
+class PaymentDispute(BaseModel):
+    id: str
+    status: str = Field(description="the provider's: needs_response, under_review, won, lost...")
+    amount: int
+    currency: str
+    reason: str | None
+
+
 class PaymentRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -90,7 +108,7 @@ class PaymentRead(BaseModel):
     status: PaymentStatusName
     amount_refunded: int = Field(description="settled refunds, minor units")
     amount_refund_pending: int = Field(description="refunds the provider has not settled yet")
-    refund_status: Literal["none", "partial", "full"]
+    refund_status: RefundStateName
     description: str | None
     customer_email: str | None
     metadata: dict[str, str] = Field(validation_alias="metadata_")
@@ -98,13 +116,19 @@ class PaymentRead(BaseModel):
     payment_payload: dict[str, Any]
     provider_reference: str | None
     last_error: PaymentError | None
+    duplicate_of: str | None = Field(
+        description="the order's first successful payment, when this one succeeded too"
+    )
+    dispute: PaymentDispute | None
     created_at: datetime
     updated_at: datetime
+    expires_at: datetime = Field(description="an open payment lapses then (`expired`)")
 
 
 class PaymentCreated(PaymentRead):
     client_token: str = Field(
-        description="Give this to the browser: it reads this payment at /v1/public/payments/{id}"
+        description="Give this to the browser: it reads this payment at /v1/public/payments/{id}. "
+        "Only this answer carries it; asking again for the same open payment gives a new one"
     )
 
 

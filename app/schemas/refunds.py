@@ -1,13 +1,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.statuses import RefundStatus
 from app.schemas.payments import Amount, StrictModel
 
 RefundReason = Literal["duplicate", "fraudulent", "requested_by_customer"]
+if TYPE_CHECKING:
+    RefundStatusName = str
+else:
+    RefundStatusName = Literal[tuple(status.value for status in RefundStatus)]
 
 
 class RefundCreate(StrictModel):
@@ -25,7 +30,7 @@ class RefundRead(BaseModel):
     amount: int
     currency: str
     reason: str | None
-    status: Literal["pending", "succeeded", "failed", "canceled"]
+    status: RefundStatusName
     provider_reference: str | None
     failure_reason: str | None
     created_at: datetime

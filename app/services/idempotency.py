@@ -10,10 +10,12 @@ nor release the newer holder's key.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -37,12 +39,17 @@ class Replay:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Lease:
+    """A request's hold on its key. `locked_until` is the fencing token and moves on each
+    renewal; `guard` keeps a renewal from crossing the final store or release."""
+
     id: int
     owner: str
     key: str
     locked_until: datetime
+    guard: asyncio.Lock = field(default_factory=asyncio.Lock)
+    finished: bool = False
 
 
 def canonical_body(body: bytes) -> bytes:
@@ -72,10 +79,12 @@ class IdempotencyService:
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
         ttl: timedelta = timedelta(hours=24),
-        lease: timedelta = timedelta(seconds=60),
+        lease: timedelta = timedelta(seconds=6),
     ) -> None:
         self.sessionmaker = sessionmaker
         self.ttl = ttl
+        # Short, and renewed while the request runs: a holder that died frees its key
+        # within one lease, and a live one slower than a lease keeps it.
         self.lease = lease
 
     async def begin(
@@ -137,19 +146,56 @@ class IdempotencyService:
             f"The Idempotency-Key {key!r} changed repeatedly while it was read; retry"
         )
 
+    @contextlib.asynccontextmanager
+    async def held(self, lease: Lease) -> AsyncIterator[None]:
+        """Renews `lease` every third of its length while the body runs."""
+        renewer = asyncio.create_task(self._keep_renewing(lease))
+        try:
+            yield
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+
+    async def _keep_renewing(self, lease: Lease) -> None:
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            async with lease.guard:
+                if lease.finished:
+                    return
+                try:
+                    async with transaction(self.sessionmaker) as session:
+                        renewed = await IdempotencyKeyRepository.from_session(session).renew(
+                            lease.id, lease.locked_until, lease=self.lease
+                        )
+                except Exception:
+                    # The next round tries again; a lease that lapses meanwhile is lost,
+                    # and then this request can store nothing (the fence says so).
+                    logger.warning("could not renew an idempotency lease", exc_info=True)
+                    continue
+                if renewed is None:
+                    logger.warning(
+                        "idempotency lease lost while its request ran",
+                        extra={"idempotency_key_id": lease.id},
+                    )
+                    return
+                lease.locked_until = renewed
+
     async def complete(
         self, lease: Lease, status: int, body: bytes, headers: Mapping[str, str]
     ) -> bool:
         """Store the answer for replay; False when the lease was lost and nothing was stored."""
-        async with transaction(self.sessionmaker) as session:
-            stored = await IdempotencyKeyRepository.from_session(session).store_response(
-                lease.id,
-                lease.locked_until,
-                status=status,
-                body=body,
-                headers=headers,
-                ttl=self.ttl,
-            )
+        async with lease.guard:
+            lease.finished = True
+            async with transaction(self.sessionmaker) as session:
+                stored = await IdempotencyKeyRepository.from_session(session).store_response(
+                    lease.id,
+                    lease.locked_until,
+                    status=status,
+                    body=body,
+                    headers=headers,
+                    ttl=self.ttl,
+                )
         if not stored:
             logger.warning(
                 "idempotency lease lost before its response was stored",
@@ -159,10 +205,12 @@ class IdempotencyService:
 
     async def release(self, lease: Lease) -> bool:
         """Forget the key, so a retry with it runs again; False when the lease was lost."""
-        async with transaction(self.sessionmaker) as session:
-            return await IdempotencyKeyRepository.from_session(session).delete_leased(
-                lease.id, lease.locked_until
-            )
+        async with lease.guard:
+            lease.finished = True
+            async with transaction(self.sessionmaker) as session:
+                return await IdempotencyKeyRepository.from_session(session).delete_leased(
+                    lease.id, lease.locked_until
+                )
 
     async def purge_expired(self) -> int:
         async with transaction(self.sessionmaker) as session:

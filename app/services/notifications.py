@@ -103,7 +103,9 @@ class NotificationRelay:
         """Claims one batch and delivers it; returns how many deliveries were attempted."""
         async with transaction(self.sessionmaker) as session:
             claimed = await OutboxRepository(session).claim_due(
-                limit=self.settings.relay_batch_size, lease_seconds=self.lease
+                limit=self.settings.relay_batch_size,
+                lease_seconds=self.lease,
+                order_hold_seconds=self.settings.notification_order_hold_seconds,
             )
         if not claimed:
             return 0

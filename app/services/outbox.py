@@ -1,85 +1,62 @@
-"""The transactional outbox: each change of a payment or refund stages its event, and the
-event is written in the same transaction, just before it commits. A rolled-back change
-announces nothing; a committed one is never lost."""
+"""The transactional outbox: each change of a payment or refund stages its event in the
+transaction of the change, carrying the subject as it is at that moment. A rolled-back
+change announces nothing; a committed one is never lost."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import before_commit
+from app.core.db import before_commit, utcnow
+from app.core.event_types import REFUND_STATUS_EVENTS
 from app.core.ids import new_id
+from app.core.statuses import RefundStatus
 from app.models import OutboxEvent, Payment, Refund
-from app.providers.base import PaymentStatus
 from app.repositories.outbox import OutboxRepository
 from app.schemas.payments import PaymentRead
 from app.schemas.refunds import RefundRead
 
-PAYMENT_EVENT_TYPES: dict[PaymentStatus, str] = {
-    # Back to the customer after a declined attempt or a failed 3-D Secure challenge.
-    PaymentStatus.REQUIRES_PAYMENT_METHOD: "payment.failed",
-    PaymentStatus.REQUIRES_ACTION: "payment.requires_action",
-    PaymentStatus.PROCESSING: "payment.processing",
-    PaymentStatus.SUCCEEDED: "payment.succeeded",
-    PaymentStatus.FAILED: "payment.failed",
-    PaymentStatus.CANCELED: "payment.canceled",
-    PaymentStatus.EXPIRED: "payment.expired",
-}
 
-REFUND_EVENT_TYPES = {
-    "pending": "refund.created",
-    "succeeded": "refund.succeeded",
-    "failed": "refund.failed",
-    "canceled": "refund.failed",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class _Staged:
-    type: str
-    subject: Payment | Refund
+def payment_data(payment: Payment) -> dict[str, Any]:
+    return PaymentRead.model_validate(payment).model_dump(mode="json")
 
 
 def stage_payment_event(session: AsyncSession, event_type: str, payment: Payment) -> None:
-    _stage(session, _Staged(event_type, payment))
+    _stage(session, event_type, payment.id, None, payment_data(payment))
 
 
 def stage_refund_event(session: AsyncSession, refund: Refund) -> None:
-    _stage(session, _Staged(REFUND_EVENT_TYPES[refund.status], refund))
+    data = RefundRead.model_validate(refund).model_dump(mode="json")
+    event_type = REFUND_STATUS_EVENTS[RefundStatus(refund.status)]
+    _stage(session, event_type, refund.payment_id, refund.id, data)
 
 
-def _stage(session: AsyncSession, staged: _Staged) -> None:
-    session.info.setdefault("outbox", []).append(staged)
-    before_commit(session, _write_staged)
-
-
-async def _write_staged(session: AsyncSession) -> None:
-    staged: list[_Staged] = session.info.pop("outbox", [])
-    if not staged:
-        return
-    # Flushed first, so each event carries the row exactly as it is committed.
-    await session.flush()
-    outbox = OutboxRepository(session)
-    for item in staged:
-        await session.refresh(item.subject)
-        outbox.add(_event(item))
-    await session.flush()
-    await outbox.notify()
-
-
-def _event(item: _Staged) -> OutboxEvent:
-    subject = item.subject
-    if isinstance(subject, Payment):
-        data = PaymentRead.model_validate(subject).model_dump(mode="json")
-        payment_id, refund_id = subject.id, None
-    else:
-        data = RefundRead.model_validate(subject).model_dump(mode="json")
-        payment_id, refund_id = subject.payment_id, subject.id
-    return OutboxEvent(
-        id=new_id("evt"),
-        type=item.type,
-        payment_id=payment_id,
-        refund_id=refund_id,
-        data=data,
+def _stage(
+    session: AsyncSession,
+    event_type: str,
+    payment_id: str,
+    refund_id: str | None,
+    data: dict[str, Any],
+) -> None:
+    # The data is the subject now, not at commit: two events of one transaction (a
+    # refund created and settled at once) each tell the state they announce.
+    now = utcnow()
+    session.add(
+        OutboxEvent(
+            id=new_id("evt"),
+            type=event_type,
+            payment_id=payment_id,
+            refund_id=refund_id,
+            data=data,
+            created_at=now,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+        )
     )
+    before_commit(session, _notify)
+
+
+async def _notify(session: AsyncSession) -> None:
+    await OutboxRepository(session).notify()

@@ -13,16 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core import errors
-from app.core.db import transaction
-from app.core.ids import new_client_token, new_id
+from app.core.db import transaction, utcnow
+from app.core.event_types import PAYMENT_CREATED
+from app.core.ids import new_client_token, new_id, token_digest
+from app.core.statuses import PaymentStatus, RefundState
 from app.models import Payment, PaymentStatusHistory
 from app.providers.base import (
+    AmountOutOfRange,
     CreatePayment,
-    PaymentStatus,
     ProviderPayment,
     ProviderRejected,
     ProviderUnavailable,
@@ -31,8 +32,10 @@ from app.providers.registry import Channel, ProviderRegistry, UnknownChannel, pa
 from app.repositories.payments import PaymentRepository, PaymentStatusHistoryRepository
 from app.repositories.provider_records import ProviderRecordRepository
 from app.schemas.payments import PaymentCreate
-from app.services.outbox import PAYMENT_EVENT_TYPES, stage_payment_event
-from app.services.transitions import Decision, decide
+from app.services.outbox import stage_payment_event
+from app.services.payment_updates import PaymentUpdater
+from app.services.provider_errors import amount_error, provider_error
+from app.services.transitions import is_terminal
 
 logger = logging.getLogger(__name__)
 
@@ -45,28 +48,20 @@ def create_key(payment_id: str) -> str:
     return f"{payment_id}:create"
 
 
-def cancel_key(payment_id: str) -> str:
-    return f"{payment_id}:cancel"
+def cancel_key(payment_id: str, attempt_started_at: datetime) -> str:
+    """One key per cancel attempt: canceling is idempotent at the provider anyway, and a
+    key for life would make the provider replay a first refusal (a payment that was
+    processing then) for a day."""
+    return f"{payment_id}:cancel:{int(attempt_started_at.timestamp() * 1_000_000)}"
 
 
 @dataclass(frozen=True, slots=True)
 class CreateResult:
     payment: Payment
+    # True when this request made the payment, or finished making it after an earlier
+    # attempt failed retryably: it then answers as a first success would.
     created: bool
-
-
-def provider_error(exc: ProviderUnavailable | ProviderRejected, channel: str) -> errors.AppError:
-    """Provider errors stay apart from API errors until this boundary."""
-    if isinstance(exc, ProviderUnavailable):
-        return errors.ProviderUnavailableError(payment_channel=channel)
-    extra = {"provider_code": exc.code} if exc.code else {}
-    if exc.code == "card_declined" or exc.decline_code:
-        return errors.CardDeclined(
-            exc.message, payment_channel=channel, extra={**extra, "decline_code": exc.decline_code}
-        )
-    if exc.http_status == 409:
-        return errors.ConcurrentUpdate(payment_channel=channel)
-    return errors.ProviderRejectedError(exc.message, payment_channel=channel, extra=extra)
+    client_token: str
 
 
 class PaymentService:
@@ -74,10 +69,12 @@ class PaymentService:
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
         registry: ProviderRegistry,
+        updater: PaymentUpdater,
         default_channel: str,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.registry = registry
+        self.updater = updater
         self.default_channel = default_channel
 
     # -- reads -------------------------------------------------------------------------
@@ -135,36 +132,51 @@ class PaymentService:
 
     async def create(self, request: PaymentCreate) -> CreateResult:
         channel = self.resolve_channel(request.payment_channel)
+        try:
+            # Before anything is stored, sent or replaced: an amount the provider cannot
+            # take leaves the order's open payment as it is.
+            self.registry.get(channel.provider).check_amount(request.amount, request.currency)
+        except AmountOutOfRange as exc:
+            raise amount_error(exc, channel.provider) from None
         for _ in range(_CREATE_ROUNDS):
+            token = new_client_token()
             async with transaction(self.sessionmaker) as session:
                 repo = PaymentRepository(session)
-                open_payment = await repo.get_open_for_order(request.order_id, for_update=True)
-                if open_payment is None:
-                    payment = await self._insert(session, request, channel)
-                    created = True
-                else:
-                    payment, created = open_payment, False
-                # Read before any provider call below; see apply_provider_payment.
-                observed_at = await repo.database_now()
-            if payment is None:
-                continue  # another request opened a payment for this order first
-            if not created and not _same_request(payment, request, channel):
+                # Read before any provider call below; see PaymentUpdater.apply.
+                observed_at = await repo.lock_order(request.order_id)
+                paid, payment = await repo.order_payments(request.order_id)
+                if paid is not None:
+                    raise _already_paid(paid.id, paid.payment_channel)
+                inserted = payment is None
+                if payment is None:
+                    payment = self._insert(session, request, channel, token)
+                elif _same_request(payment, request, channel):
+                    await repo.add_client_token(payment.id, token_digest(token))
+            if not inserted and not _same_request(payment, request, channel):
                 if payment.status == PaymentStatus.PROCESSING:
                     raise errors.PaymentProcessing(
                         f"Payment {payment.id} for this order is processing",
                         payment_channel=payment.payment_channel,
                     )
                 # The order changed (a coupon, another channel): close the old one first.
-                await self._cancel(payment, observed_at)
+                try:
+                    await self._cancel(payment, observed_at)
+                except errors.PaymentAlreadySucceeded:
+                    current = await self.get(payment.id)
+                    raise _already_paid(
+                        current.duplicate_of or current.id, current.payment_channel
+                    ) from None
                 continue
-            if payment.provider_reference is None:
+            if payment.provider_reference is None and not payment.is_terminal:
                 payment = await self._create_at_provider(payment, observed_at)
-            return CreateResult(payment, created)
+                return CreateResult(payment, created=True, client_token=token)
+            return CreateResult(payment, created=inserted, client_token=token)
         raise errors.ConcurrentUpdate(payment_channel=channel.provider)
 
-    async def _insert(
-        self, session: AsyncSession, request: PaymentCreate, channel: Channel
-    ) -> Payment | None:
+    def _insert(
+        self, session: AsyncSession, request: PaymentCreate, channel: Channel, token: str
+    ) -> Payment:
+        now = utcnow()
         payment = Payment(
             id=new_id("pay"),
             order_id=request.order_id,
@@ -174,30 +186,35 @@ class PaymentService:
             method=channel.method,
             status=PaymentStatus.REQUIRES_PAYMENT_METHOD.value,
             amount_refunded=0,
-            refund_status="none",
+            amount_refund_pending=0,
+            amount_refund_overbooked=0,
+            refund_status=RefundState.NONE.value,
             description=request.description,
             customer_email=request.customer_email,
             metadata_=dict(request.metadata),
             livemode=False,
             return_url=request.return_url,
             payment_payload={},
-            client_token=new_client_token(),
+            provider_reference=None,
+            last_error=None,
+            duplicate_of=None,
+            dispute=None,
+            client_token_digests=[token_digest(token)],
+            created_at=now,
+            updated_at=now,
         )
-        try:
-            async with session.begin_nested():
-                session.add(payment)
-                await session.flush()
-        except IntegrityError:
-            return None
+        self.updater.schedule_new(payment, now)
+        PaymentRepository(session).add(payment)
         PaymentStatusHistoryRepository(session).record(
             PaymentStatusHistory(
                 payment_id=payment.id,
                 from_status=None,
                 to_status=payment.status,
                 source="api",
+                created_at=now,
             )
         )
-        stage_payment_event(session, "payment.created", payment)
+        stage_payment_event(session, PAYMENT_CREATED, payment)
         return payment
 
     async def _create_at_provider(self, payment: Payment, observed_at: datetime) -> Payment:
@@ -214,12 +231,14 @@ class PaymentService:
                     customer_email=payment.customer_email,
                     metadata=payment.metadata_,
                     return_url=payment.return_url,
+                    expires_at=payment.expires_at,
                 ),
                 idempotency_key=create_key(payment.id),
             )
         except ProviderUnavailable as exc:
             # The payment stays open without a provider object; asking again with the same
-            # order repeats the call under the same key, so Stripe returns the same object.
+            # order repeats the call under the same key, so the provider returns the same
+            # object (the janitor does so too).
             logger.warning("provider unavailable on create", extra={"payment_id": payment.id})
             raise provider_error(exc, payment.payment_channel) from exc
         except ProviderRejected as exc:
@@ -239,14 +258,9 @@ class PaymentService:
                 "The provider echoed a different amount or currency",
                 payment_channel=payment.payment_channel,
             )
-        async with transaction(self.sessionmaker) as session:
-            locked = await PaymentRepository(session).get(payment.id, for_update=True)
-            assert locked is not None
-            await apply_provider_payment(
-                session, locked, result, source="api", observed_at=observed_at
-            )
-        if locked.status == PaymentStatus.CANCELED and result.status != PaymentStatus.CANCELED:
-            # Canceled here while the create was in flight: close the provider object too.
+        locked = await self._apply(payment.id, result, source="api", observed_at=observed_at)
+        if locked.is_terminal and not is_terminal(result.status):
+            # Closed here while the create was in flight: close the provider object too.
             await self._cancel(locked, await self._database_now())
         return locked
 
@@ -270,9 +284,9 @@ class PaymentService:
                 "message": exc.message,
                 "decline_code": exc.decline_code,
             }
-            move_status(session, payment, PaymentStatus.FAILED, source="api")
+            self.updater.move(session, payment, PaymentStatus.FAILED, source="api")
 
-    # -- cancel / sync -----------------------------------------------------------------
+    # -- cancel / expire / sync --------------------------------------------------------
 
     async def cancel(self, payment_id: str) -> Payment:
         payment, observed_at = await self._get_observed(payment_id)
@@ -287,14 +301,33 @@ class PaymentService:
             )
         return await self._cancel(payment, observed_at)
 
-    async def _cancel(self, payment: Payment, observed_at: datetime) -> Payment:
+    async def expire(self, payment_id: str) -> Payment:
+        """An open payment past its `expires_at`: canceled at the provider, `expired` here.
+        A provider that says it was paid (or is paying) meanwhile is believed instead."""
+        payment, observed_at = await self._get_observed(payment_id)
+        if payment.is_terminal:
+            return payment
+        return await self._cancel(
+            payment, observed_at, abandoned=True, target=PaymentStatus.EXPIRED
+        )
+
+    async def _cancel(
+        self,
+        payment: Payment,
+        observed_at: datetime,
+        *,
+        abandoned: bool = False,
+        target: PaymentStatus = PaymentStatus.CANCELED,
+    ) -> Payment:
         if payment.provider_reference is None:
             # Nothing at the provider yet; a create still in flight finds the payment closed.
-            return await self._apply(payment.id, None, source="api", target=PaymentStatus.CANCELED)
+            return await self._apply(payment.id, None, source="api", target=target)
         provider = self.registry.get(payment.payment_channel)
         try:
             result = await provider.cancel_payment(
-                payment.provider_reference, idempotency_key=cancel_key(payment.id)
+                payment.provider_reference,
+                idempotency_key=cancel_key(payment.id, observed_at),
+                abandoned=abandoned,
             )
         except ProviderUnavailable as exc:
             raise provider_error(exc, payment.payment_channel) from exc
@@ -314,7 +347,13 @@ class PaymentService:
             raise errors.PaymentNotCancelable(
                 exc.message, payment_channel=payment.payment_channel
             ) from exc
-        return await self._apply(payment.id, result, source="api", observed_at=observed_at)
+        return await self._apply(
+            payment.id,
+            result,
+            source="api",
+            observed_at=observed_at,
+            target=target if result.status == PaymentStatus.CANCELED else None,
+        )
 
     async def sync(self, payment_id: str, *, source: str = "sync") -> Payment:
         payment, observed_at = await self._get_observed(payment_id)
@@ -353,11 +392,11 @@ class PaymentService:
             payment = await PaymentRepository(session).get(payment_id, for_update=True)
             assert payment is not None
             if result is not None:
-                await apply_provider_payment(
-                    session, payment, result, source=source, observed_at=observed_at
+                await self.updater.apply(
+                    session, payment, result, source=source, observed_at=observed_at, target=target
                 )
             elif target is not None:
-                move_status(session, payment, target, source=source)
+                self.updater.move(session, payment, target, source=source)
             return payment
 
 
@@ -370,100 +409,9 @@ def _same_request(payment: Payment, request: PaymentCreate, channel: Channel) ->
     )
 
 
-def move_status(
-    session: AsyncSession,
-    payment: Payment,
-    target: PaymentStatus,
-    *,
-    source: str,
-    provider_event_id: str | None = None,
-    detail: dict[str, Any] | None = None,
-) -> Decision:
-    """The only place a payment's status is written."""
-    transition = decide(PaymentStatus(payment.status), target)
-    if transition.moves:
-        PaymentStatusHistoryRepository(session).record(
-            PaymentStatusHistory(
-                payment_id=payment.id,
-                from_status=payment.status,
-                to_status=target.value,
-                source=source,
-                provider_event_id=provider_event_id,
-                detail=detail,
-            )
-        )
-        payment.status = target.value
-        stage_payment_event(session, PAYMENT_EVENT_TYPES[target], payment)
-    elif transition.decision is Decision.FORBIDDEN:
-        logger.info(
-            "ignored a backward status change",
-            extra={"payment_id": payment.id, "from": payment.status, "to": target.value},
-        )
-    return transition.decision
-
-
-async def apply_provider_payment(
-    session: AsyncSession,
-    payment: Payment,
-    snapshot: ProviderPayment,
-    *,
-    source: str,
-    provider_event_id: str | None = None,
-    observed_at: datetime | None = None,
-) -> Decision:
-    """Bring a locked payment up to a provider object's state; records the raw object.
-
-    `observed_at`: when the read that produced `snapshot` began. Reads finish out of order
-    (two webhooks, a sync), so one that began before the last applied read is stale.
-    """
-    if (
-        observed_at is not None
-        and payment.provider_observed_at is not None
-        and observed_at <= payment.provider_observed_at
-    ):
-        return Decision.STALE
-    if (
-        snapshot.amount != payment.amount
-        or snapshot.currency != payment.currency
-        or payment.provider_reference not in (None, snapshot.reference)
-    ):
-        logger.error(
-            "provider object disagrees with the payment; not applied",
-            extra={"payment_id": payment.id, "reference": snapshot.reference},
-        )
-        return Decision.FORBIDDEN
-    if payment.provider_reference is None:
-        # The create call succeeded but its answer was lost (a crash, a timeout).
-        payment.provider_reference = snapshot.reference
-        payment.livemode = snapshot.livemode
-    if observed_at is not None:
-        payment.provider_observed_at = observed_at
-    decision = move_status(
-        session, payment, snapshot.status, source=source, provider_event_id=provider_event_id
+def _already_paid(payment_id: str, channel: str) -> errors.OrderAlreadyPaid:
+    return errors.OrderAlreadyPaid(
+        f"The order was paid by {payment_id}; refund it instead of charging again",
+        payment_channel=channel,
+        extra={"payment_id": payment_id},
     )
-    if decision in (Decision.APPLY, Decision.SAME):
-        last_error = snapshot.last_error.as_dict() if snapshot.last_error else None
-        if decision is Decision.SAME and last_error and last_error != payment.last_error:
-            # A declined attempt leaves the status as it was; it is still worth a record.
-            PaymentStatusHistoryRepository(session).record(
-                PaymentStatusHistory(
-                    payment_id=payment.id,
-                    from_status=payment.status,
-                    to_status=payment.status,
-                    source=source,
-                    provider_event_id=provider_event_id,
-                    detail={"last_error": last_error},
-                )
-            )
-            stage_payment_event(session, "payment.failed", payment)
-        payment.last_error = last_error
-        if snapshot.payload:
-            payment.payment_payload = {**payment.payment_payload, **snapshot.payload}
-    await ProviderRecordRepository(session).upsert(
-        provider=payment.payment_channel,
-        object_type=snapshot.object_type,
-        object_id=snapshot.reference,
-        payment_id=payment.id,
-        payload=snapshot.raw,
-    )
-    return decision

@@ -1,14 +1,18 @@
-"""Reconciliation: repair what a dropped webhook or a crash between two transactions left.
+"""Reconciliation: repair what a dropped webhook or a crash between two transactions left,
+and end what was abandoned.
 
-Three kinds of row are found by age (unchanged for `stale_after`, by the database clock):
+Each pass of the leader takes, in order:
 
-- an open payment with a provider object: fetched and applied through `PaymentService.sync`,
-  the same `apply_provider_payment` path a webhook takes, so the order service hears the
-  same events;
-- an open payment without one (the create's answer was lost): the create is repeated under
-  its deterministic `create_key`, so the provider hands back the object the first call made;
-- a pending refund: fetched and applied when it has a provider reference, otherwise the
-  refund call is repeated under its `refund_key`.
+- open payments whose next check is due (each payment carries its own schedule, backing
+  off with its age and with the checks that found nothing new; never-checked ones come
+  first, so a payment just paid whose webhook was lost is reached before the thousands
+  abandoned beside it): one past its `expires_at` is canceled at the provider and becomes
+  `expired`; one without a provider object (the create's answer was lost) has its create
+  repeated under the deterministic `create_key`; any other is fetched and applied through
+  the same `PaymentUpdater` a webhook uses, so the order service hears the same events;
+- pending refunds unchanged for `stale_after`: fetched and applied when they have a
+  provider reference, otherwise the refund call is repeated under its `refund_key`;
+- inbox events left unprocessed because the provider could not be read then.
 
 One process at a time does this: the leader holds a PostgreSQL advisory lock for the run on
 a connection in autocommit mode, so no transaction stays open across a provider call. Each
@@ -20,25 +24,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.core.errors import AppError
-from app.models import Payment, Refund
+from app.core.db import transaction
+from app.core.errors import AppError, ProviderUnavailableError
+from app.models import Payment, Refund, WebhookEvent
 from app.providers.registry import ProviderRegistry
 from app.repositories.payments import PaymentRepository
 from app.repositories.refunds import RefundRepository
+from app.repositories.webhook_events import WebhookEventRepository
 from app.services.payments import PaymentService
 from app.services.refunds import RefundService
+from app.services.webhooks import WebhookService
 
 logger = logging.getLogger(__name__)
 
 # The advisory lock every janitor process contends for; any constant unique to this job.
 RECONCILIATION_LOCK_KEY = 0x7061_7952_6563_6F6E  # "payRecon"
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -46,10 +56,12 @@ class ReconciliationReport:
     leader: bool = False
     payments_checked: int = 0
     payments_changed: int = 0  # status or last error moved, so events were written
+    payments_expired: int = 0
     creates_completed: int = 0  # a lost create answer recovered under the same key
     refunds_checked: int = 0
     refunds_changed: int = 0
     refunds_completed: int = 0  # a lost refund answer recovered under the same key
+    webhooks_retried: int = 0
     errors: int = 0
 
     def add(self, other: ReconciliationReport) -> None:
@@ -58,14 +70,28 @@ class ReconciliationReport:
                 setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
-def _next_cursor(
-    rows: Sequence[Payment] | Sequence[Refund], batch_size: int
-) -> tuple[datetime, str] | None:
+@dataclass(frozen=True, slots=True)
+class CheckSchedule:
+    """When the janitor looks at an open payment again after a check found nothing new:
+    `first` times 2**attempts, at least half the payment's age, at most `longest`, and
+    never past its expiry, which must be acted on in time."""
+
+    first: timedelta
+    longest: timedelta
+
+    def next_check(self, payment: Payment, attempts: int, now: datetime) -> datetime:
+        age = max(now - payment.created_at, timedelta(0))
+        delay = max(self.first * (1 << min(attempts, 30)), age / 2)
+        due: datetime = min(now + min(delay, self.longest), max(payment.expires_at, now))
+        return due
+
+
+def _next_cursor(rows: Sequence[Refund], batch_size: int) -> tuple[datetime, str] | None:
     """A full batch: continue after its last row next run; a short one: start over.
 
-    Rows the janitor cannot settle (the provider keeps failing, a refund pending for days)
-    keep their `updated_at`; without the cursor they would fill every batch and starve the
-    rows behind them.
+    Refunds the janitor cannot settle (the provider keeps failing, a refund pending for
+    days) keep their `updated_at`; without the cursor they would fill every batch and
+    starve the rows behind them.
     """
     if len(rows) < batch_size or not rows:
         return None
@@ -79,24 +105,30 @@ class Reconciler:
         registry: ProviderRegistry,
         payments: PaymentService,
         refunds: RefundService,
+        webhooks: WebhookService,
+        *,
         stale_after: timedelta,
-        batch_size: int = 100,
+        schedule: CheckSchedule,
+        batch_size: int = 200,
+        concurrency: int = 4,
     ) -> None:
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
+        if batch_size < 1 or concurrency < 1:
+            raise ValueError("batch_size and concurrency must be at least 1")
         self.sessionmaker = sessionmaker
         self.registry = registry
         self.payments = payments
         self.refunds = refunds
+        self.webhooks = webhooks
         self.stale_after = stale_after
+        self.schedule = schedule
         self.batch_size = batch_size
+        self.concurrency = concurrency
         self.totals = ReconciliationReport()
-        self._payment_cursor: tuple[datetime, str] | None = None
         self._refund_cursor: tuple[datetime, str] | None = None
 
     async def run_once(self, stopping: asyncio.Event | None = None) -> ReconciliationReport:
-        """One pass over stale payments, then pending refunds; `stopping` ends it early,
-        between two candidates."""
+        """One pass over due payments, pending refunds and unprocessed webhooks;
+        `stopping` ends it early, between two candidates."""
         report = ReconciliationReport()
         async with self._leadership() as leader:
             if not leader:
@@ -105,6 +137,7 @@ class Reconciler:
             report.leader = True
             await self._reconcile_payments(report, stopping)
             await self._reconcile_refunds(report, stopping)
+            await self._retry_webhooks(report, stopping)
         self.totals.add(report)
         logger.info("reconciliation run finished", extra=asdict(report))
         return report
@@ -133,34 +166,61 @@ class Reconciler:
                         # pool: closing it is what releases the lock for sure.
                         await connection.invalidate()
 
+    async def _each(
+        self,
+        items: Sequence[T],
+        work: Callable[[T], Awaitable[None]],
+        stopping: asyncio.Event | None,
+    ) -> None:
+        """`work` on every item, `concurrency` at a time; no new one once stopping."""
+        bound = asyncio.Semaphore(self.concurrency)
+
+        async def one(item: T) -> None:
+            async with bound:
+                if stopping is None or not stopping.is_set():
+                    await work(item)
+
+        await asyncio.gather(*(one(item) for item in items))
+
     # -- payments ----------------------------------------------------------------------
 
     async def _reconcile_payments(
         self, report: ReconciliationReport, stopping: asyncio.Event | None
     ) -> None:
         async with self.sessionmaker() as session:
-            candidates = await PaymentRepository(session).list_stale_open(
-                stale_after=self.stale_after, limit=self.batch_size, after=self._payment_cursor
+            candidates, now = await PaymentRepository(session).list_due_for_check(
+                limit=self.batch_size
             )
-        self._payment_cursor = _next_cursor(candidates, self.batch_size)
-        for payment in candidates:
-            if stopping is not None and stopping.is_set():
-                return
+
+        async def check(payment: Payment) -> None:
             report.payments_checked += 1
+            changed = False
             try:
-                await self._reconcile_payment(payment, report)
+                changed = await self._reconcile_payment(payment, now, report)
             except Exception as exc:
                 report.errors += 1
                 logger.warning(
-                    "reconciliation of a payment failed; retried next run",
+                    "reconciliation of a payment failed; retried later",
                     extra={"payment_id": payment.id, "error": repr(exc)},
                     exc_info=not isinstance(exc, AppError),
                 )
+            if not changed:
+                await self._back_off(payment, now)
 
-    async def _reconcile_payment(self, payment: Payment, report: ReconciliationReport) -> None:
+        await self._each(candidates, check, stopping)
+
+    async def _reconcile_payment(
+        self, payment: Payment, now: datetime, report: ReconciliationReport
+    ) -> bool:
+        """True when the payment changed (its change scheduled the next check)."""
         if not self.registry.has(payment.payment_channel):
             raise LookupError(f"no provider {payment.payment_channel!r} is configured")
-        if payment.provider_reference is None:
+        if payment.expires_at <= now:
+            current = await self.payments.expire(payment.id)
+            action = "expired an abandoned payment"
+            if current.status == "expired":
+                report.payments_expired += 1
+        elif payment.provider_reference is None:
             current = await self.payments.resume_create(payment.id)
             if current.provider_reference is not None:
                 report.creates_completed += 1
@@ -181,6 +241,17 @@ class Reconciler:
                 "changed": changed,
             },
         )
+        return changed
+
+    async def _back_off(self, payment: Payment, now: datetime) -> None:
+        attempts = payment.reconcile_attempts + 1
+        async with transaction(self.sessionmaker) as session:
+            await PaymentRepository(session).schedule_check(
+                payment.id,
+                after_attempts=payment.reconcile_attempts,
+                attempts=attempts,
+                at=self.schedule.next_check(payment, attempts, now),
+            )
 
     # -- refunds -----------------------------------------------------------------------
 
@@ -192,9 +263,8 @@ class Reconciler:
                 stale_after=self.stale_after, limit=self.batch_size, after=self._refund_cursor
             )
         self._refund_cursor = _next_cursor(candidates, self.batch_size)
-        for refund in candidates:
-            if stopping is not None and stopping.is_set():
-                return
+
+        async def check(refund: Refund) -> None:
             report.refunds_checked += 1
             try:
                 await self._reconcile_refund(refund, report)
@@ -209,6 +279,8 @@ class Reconciler:
                     },
                     exc_info=not isinstance(exc, AppError),
                 )
+
+        await self._each(candidates, check, stopping)
 
     async def _reconcile_refund(self, refund: Refund, report: ReconciliationReport) -> None:
         if refund.provider_reference is None:
@@ -233,3 +305,33 @@ class Reconciler:
                 "changed": changed,
             },
         )
+
+    # -- the inbox ---------------------------------------------------------------------
+
+    async def _retry_webhooks(
+        self, report: ReconciliationReport, stopping: asyncio.Event | None
+    ) -> None:
+        async with self.sessionmaker() as session:
+            rows = await WebhookEventRepository(session).list_due_retries(limit=self.batch_size)
+
+        async def retry(row: WebhookEvent) -> None:
+            try:
+                outcome = await self.webhooks.retry(row)
+            except Exception as exc:
+                report.errors += 1
+                if not isinstance(exc, ProviderUnavailableError):
+                    # (A provider that could not be read postponed the event already.)
+                    await self.webhooks.postpone(row)
+                logger.warning(
+                    "an unprocessed webhook failed again; retried later",
+                    extra={"event_id": row.event_id, "error": repr(exc)},
+                    exc_info=not isinstance(exc, AppError),
+                )
+                return
+            report.webhooks_retried += 1
+            logger.info(
+                "reconciliation: handled a webhook left unprocessed",
+                extra={"event_id": row.event_id, "outcome": outcome.value},
+            )
+
+        await self._each(rows, retry, stopping)

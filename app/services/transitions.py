@@ -1,7 +1,11 @@
 """The one pure function that decides whether a payment's status may change.
 
 Providers deliver events late, twice and out of order; this table is what keeps a late
-`processing` from undoing `succeeded`, and a terminal payment terminal.
+`processing` from undoing `succeeded`, and a terminal payment terminal, with one
+exception: money the provider took is always recorded. A payment we closed (canceled,
+expired) whose provider object was paid anyway (a Ping++ QR code scanned after the order
+changed, a PaymentIntent paid in another tab while it was being replaced) becomes
+`succeeded`, and the one-charge-per-order rule then marks it a duplicate.
 """
 
 from __future__ import annotations
@@ -9,10 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from app.providers.base import PaymentStatus as S
-from app.providers.base import RefundStatus as R
-
-TERMINAL: frozenset[S] = frozenset({S.SUCCEEDED, S.FAILED, S.CANCELED, S.EXPIRED})
+from app.core.statuses import TERMINAL_PAYMENT_STATUSES as TERMINAL
+from app.core.statuses import PaymentStatus as S
+from app.core.statuses import RefundStatus as R
 
 ALLOWED: dict[S, frozenset[S]] = {
     S.REQUIRES_PAYMENT_METHOD: frozenset(
@@ -26,9 +29,9 @@ ALLOWED: dict[S, frozenset[S]] = {
     # requires_payment_method at Stripe; it never goes back to requires_action.
     S.PROCESSING: frozenset({S.REQUIRES_PAYMENT_METHOD, S.SUCCEEDED, S.FAILED, S.CANCELED}),
     S.SUCCEEDED: frozenset(),
-    S.FAILED: frozenset(),
-    S.CANCELED: frozenset(),
-    S.EXPIRED: frozenset(),
+    S.FAILED: frozenset({S.SUCCEEDED}),
+    S.CANCELED: frozenset({S.SUCCEEDED}),
+    S.EXPIRED: frozenset({S.SUCCEEDED}),
 }
 
 
@@ -37,6 +40,7 @@ class Decision(StrEnum):
     SAME = "same"  # already there; nothing moves (a new last_error may still be recorded)
     STALE = "stale"  # older than what we hold
     FORBIDDEN = "forbidden"  # not an allowed move (e.g. out of a terminal status)
+    FLAGGED = "flagged"  # the provider object contradicts itself; kept for an operator
 
 
 @dataclass(frozen=True, slots=True)

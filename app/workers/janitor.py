@@ -10,17 +10,26 @@ import asyncio
 from datetime import timedelta
 
 from app.container import Container
-from app.services.reconciliation import Reconciler
+from app.services.reconciliation import CheckSchedule, Reconciler
 from app.workers.schedule import every
 
 
 def build_reconciler(container: Container) -> Reconciler:
+    settings = container.settings
+    stale_after = timedelta(seconds=settings.reconcile_stale_after_seconds)
     return Reconciler(
         container.sessionmaker,
         container.registry,
         container.payments,
         container.refunds,
-        stale_after=timedelta(seconds=container.settings.reconcile_stale_after_seconds),
+        container.webhooks,
+        stale_after=stale_after,
+        schedule=CheckSchedule(
+            first=max(stale_after, timedelta(seconds=1)),
+            longest=timedelta(seconds=settings.reconcile_max_delay_seconds),
+        ),
+        batch_size=settings.reconcile_batch_size,
+        concurrency=settings.reconcile_concurrency,
     )
 
 

@@ -31,6 +31,16 @@ class StripeSandboxConfig:
     seed: int | None = None
     public_url: str | None = None
     api_version: str = DEFAULT_API_VERSION
+    # Off: events are recorded (`GET /v1/events`) but nothing is posted to any endpoint.
+    webhooks_enabled: bool = True
+    # Stripe saves a 500 that happened once the endpoint began executing and replays it for the
+    # same Idempotency-Key; off, such a 500 is forgotten and a retry runs the request again.
+    replay_server_errors: bool = True
+    # The next this many API requests fail with a 500 from inside the endpoint (after the
+    # idempotency layer recorded them), the kind Stripe saves and replays.
+    server_error_next: int = 0
+    # JSON file the sandbox loads at start and rewrites (atomically) after every change.
+    state_file: str | None = None
 
 
 RUNTIME_FIELDS: dict[str, type] = {
@@ -48,6 +58,9 @@ RUNTIME_FIELDS: dict[str, type] = {
     "enforce_minimum_amounts": bool,
     "seed": int,
     "public_url": str,
+    "webhooks_enabled": bool,
+    "replay_server_errors": bool,
+    "server_error_next": int,
 }
 
 
@@ -69,6 +82,9 @@ class RuntimeSettings:
     enforce_minimum_amounts: bool
     seed: int | None
     public_url: str | None
+    webhooks_enabled: bool
+    replay_server_errors: bool
+    server_error_next: int
 
     @classmethod
     def from_config(cls, config: StripeSandboxConfig) -> RuntimeSettings:
@@ -109,7 +125,7 @@ class RuntimeSettings:
                 raise ValueError(f"{rate} must be between 0 and 1")
         if "failure_status" in coerced and coerced["failure_status"] not in (429, 500, 502, 503):
             raise ValueError("failure_status must be one of 429, 500, 502, 503")
-        for name in ("latency_ms", "lose_response_next"):
+        for name in ("latency_ms", "lose_response_next", "server_error_next"):
             if name in coerced and coerced[name] < 0:
                 raise ValueError(f"{name} must not be negative")
         if "webhook_max_attempts" in coerced and coerced["webhook_max_attempts"] < 1:

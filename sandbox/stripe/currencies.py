@@ -1,64 +1,61 @@
-"""The currencies Stripe accepts, their exponents and Stripe's minimum charge amounts."""
+"""Stripe's currency rules, read from the service's one currency table.
+
+`app.core.money.CURRENCIES[code].stripe` says, in Stripe's own units, which currencies Stripe
+takes, how many decimals it writes, which step every amount must be a multiple of, and the
+minimum and maximum charge. The sandbox enforces exactly that column, so the adapter's
+conversions and the sandbox cannot disagree. It is the only thing the sandbox takes from `app`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
+from app.core import money
+from app.core.money import ProviderUnits
 
+from .errors import invalid_request
 
-SUPPORTED = _words(
-    "usd aed afn all amd ang aoa ars aud awg azn bam bbd bdt bgn bhd bif bmd bnd bob brl "
-    "bsd bwp byn bzd cad cdf chf clp cny cop crc cve czk djf dkk dop dzd egp etb eur fjd "
-    "fkp gbp gel gip gmd gnf gtq gyd hkd hnl htg huf idr ils inr isk jmd jod jpy kes kgs "
-    "khr kmf krw kwd kyd kzt lak lbp lkr lrd lsl mad mdl mga mkd mmk mnt mop mur mvr mwk "
-    "mxn myr mzn nad ngn nio nok npr nzd omr pab pen pgk php pkr pln pyg qar ron rsd rub "
-    "rwf sar sbd scr sek sgd shp sle sos srd std szl thb tjs tnd top try ttd twd tzs uah "
-    "ugx uyu uzs vnd vuv wst xaf xcd xof xpf yer zar zmw"
+# Stripe writes currency codes in lower case; the table uses ISO's upper case.
+UNITS: Mapping[str, ProviderUnits] = MappingProxyType(
+    {
+        code.lower(): entry.stripe
+        for code, entry in money.CURRENCIES.items()
+        if entry.stripe is not None
+    }
 )
 
-ZERO_DECIMAL = _words("bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf")
-THREE_DECIMAL = frozenset(("bhd", "jod", "kwd", "omr", "tnd"))
+SUPPORTED = frozenset(UNITS)
+ZERO_DECIMAL = frozenset(code for code, units in UNITS.items() if units.exponent == 0)
+THREE_DECIMAL = frozenset(code for code, units in UNITS.items() if units.exponent == 3)
 
-# Stripe's minimum charge amounts in minor units, for the currencies its docs list.
-MINIMUM_AMOUNT: dict[str, int] = {
-    "usd": 50,
-    "aed": 200,
-    "aud": 50,
-    "bgn": 100,
-    "brl": 50,
-    "cad": 50,
-    "chf": 50,
-    "czk": 1500,
-    "dkk": 250,
-    "eur": 50,
-    "gbp": 30,
-    "hkd": 400,
-    "huf": 17500,
-    "inr": 50,
-    "jpy": 50,
-    "mxn": 1000,
-    "myr": 200,
-    "nok": 300,
-    "nzd": 50,
-    "pln": 200,
-    "ron": 200,
-    "sek": 300,
-    "sgd": 50,
-    "thb": 1000,
-}
+# The minimums Stripe publishes. Where the table's minimum is no more than the step, a positive
+# multiple of the step already meets it (three-decimal currencies: 10).
+MINIMUM_AMOUNT: Mapping[str, int] = MappingProxyType(
+    {code: units.minimum for code, units in UNITS.items() if units.minimum > units.step}
+)
 
+# Stripe's "up to eight digits"; `maximum(currency)` has the exceptions (IDR takes twelve).
 MAXIMUM_AMOUNT = 99_999_999
 
 _SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "cny": "¥", "inr": "₹"}
 
 
+def units(currency: str) -> ProviderUnits:
+    return UNITS[currency]
+
+
 def exponent(currency: str) -> int:
-    if currency in ZERO_DECIMAL:
-        return 0
-    if currency in THREE_DECIMAL:
-        return 3
-    return 2
+    """Stripe's exponent, which is not always ISO's: ISK 2, MGA 0."""
+    return UNITS[currency].exponent
+
+
+def minimum(currency: str) -> int:
+    return UNITS[currency].minimum
+
+
+def maximum(currency: str) -> int:
+    return UNITS[currency].maximum
 
 
 def display(amount: int, currency: str) -> str:
@@ -66,3 +63,51 @@ def display(amount: int, currency: str) -> str:
     digits = exponent(currency)
     major = f"{amount / 10**digits:,.{digits}f}"
     return f"{_SYMBOLS.get(currency, '')}{major}"
+
+
+def check_step(amount: int, currency: str, *, param: str = "amount") -> None:
+    """Refuse an amount that is not a multiple of the currency's step, as Stripe does."""
+    step = UNITS[currency].step
+    if amount % step == 0:
+        return
+    code = currency.upper()
+    if 10 ** (UNITS[currency].exponent - money.exponent(code)) == step:
+        # ISK: Stripe still writes two decimals but refuses fractional krónur.
+        raise invalid_request(
+            f"Invalid amount. Currency {code} has become effectively zero-decimal and charged "
+            f"amounts must be evenly divisible by {step}.",
+            code="invalid_charge_amount_no_decimal_compatible",
+            param=param,
+            saved=False,
+        )
+    # Three-decimal currencies must end in 0 "to ensure compatibility with Stripe's payments
+    # partners". Stripe documents the rule but not the error it answers with; the code is
+    # Stripe's generic `invalid_charge_amount` and the message is ours.
+    raise invalid_request(
+        f"Invalid amount. Amounts in {code} must be a multiple of {step} (the last digit must "
+        "be 0); round to the nearest ten.",
+        code="invalid_charge_amount",
+        param=param,
+        saved=False,
+    )
+
+
+def check_charge_amount(amount: int, currency: str, *, enforce_minimum: bool = True) -> None:
+    """The step, then the maximum, then (unless turned off) the minimum of a charge amount."""
+    check_step(amount, currency)
+    most = maximum(currency)
+    if amount > most:
+        raise invalid_request(
+            f"Amount must be no more than {display(most, currency)} {currency}",
+            code="amount_too_large",
+            param="amount",
+            saved=False,
+        )
+    least = MINIMUM_AMOUNT.get(currency)
+    if enforce_minimum and least is not None and amount < least:
+        raise invalid_request(
+            f"Amount must be at least {display(least, currency)} {currency}",
+            code="amount_too_small",
+            param="amount",
+            saved=False,
+        )

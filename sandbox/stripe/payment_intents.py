@@ -138,6 +138,47 @@ CONFIRM_PARAMS = (
 
 # Changing these moves a PaymentIntent back before confirmation, so Stripe refuses them later.
 _MONEY_FIELDS = ("amount", "currency", "payment_method", "payment_method_data", "capture_method")
+# How the payment is taken: fixed once the PaymentIntent is processing, succeeded or canceled.
+_PAYMENT_FIELDS = (
+    *_MONEY_FIELDS,
+    "payment_method_types",
+    "setup_future_usage",
+    "payment_method_options",
+    "excluded_payment_method_types",
+    "payment_method_configuration",
+    "radar_options",
+)
+# A canceled PaymentIntent is closed. Stripe refuses even descriptive fields on it (seen:
+# `radar_options`, `amount`, `payment_method`); metadata, the caller's own bookkeeping, is assumed
+# to stay writable as on every other Stripe object.
+_CANCELED_WRITABLE = frozenset({"metadata", "expand"})
+
+# What Stripe returns to a publishable key (Stripe.js): the fields its API reference marks
+# "retrievable with publishable key". No metadata, customer, latest_charge or descriptors.
+PUBLISHABLE_FIELDS = (
+    "id",
+    "object",
+    "amount",
+    "automatic_payment_methods",
+    "canceled_at",
+    "cancellation_reason",
+    "capture_method",
+    "client_secret",
+    "confirmation_method",
+    "created",
+    "currency",
+    "description",
+    "last_payment_error",
+    "livemode",
+    "next_action",
+    "payment_method",
+    "payment_method_types",
+    "processing",
+    "receipt_email",
+    "setup_future_usage",
+    "shipping",
+    "status",
+)
 
 
 def unexpected_state(message: str, pi: Obj, param: str | None = None) -> StripeError:
@@ -147,6 +188,35 @@ def unexpected_state(message: str, pi: Obj, param: str | None = None) -> StripeE
         param=param,
         payment_intent=copy.deepcopy(pi),
     )
+
+
+def _check_updatable(pi: Obj, params: Params) -> None:
+    """Refuse the first parameter Stripe would not change in the PaymentIntent's status."""
+    status = pi["status"]
+    if status not in UPDATABLE_STATUSES:
+        for name in _PAYMENT_FIELDS:
+            if name in params:
+                raise unexpected_state(
+                    f"This PaymentIntent's {name} could not be updated because it has a status "
+                    f"of {status}. You may only update the {name} of a PaymentIntent with one of "
+                    f"the following statuses: {', '.join(UPDATABLE_STATUSES)}.",
+                    pi,
+                    param=name,
+                )
+    if status == "canceled":
+        for name in params:
+            if name not in _CANCELED_WRITABLE:
+                raise unexpected_state(
+                    f"This PaymentIntent's {name} could not be updated because it has a status "
+                    "of canceled.",
+                    pi,
+                    param=name,
+                )
+
+
+def browser_view(pi: Obj) -> Obj:
+    """The PaymentIntent as a publishable key sees it."""
+    return {name: pi[name] for name in PUBLISHABLE_FIELDS if name in pi}
 
 
 # --- create / retrieve / update / list ------------------------------------------------------
@@ -231,7 +301,8 @@ def retrieve(sb: StripeSandbox, ctx: RequestContext) -> Obj:
     check_known(ctx.params, {"expand", "client_secret", "key", "_stripe_version"})
     pi = sb.get("payment_intents", ctx.path_params["id"], "payment_intent")
     _check_client_secret(ctx, pi)
-    return sb.render(pi, ctx.params)
+    rendered = sb.render(pi, ctx.params)
+    return browser_view(rendered) if ctx.publishable else rendered
 
 
 def update(sb: StripeSandbox, ctx: RequestContext) -> Obj:
@@ -239,15 +310,7 @@ def update(sb: StripeSandbox, ctx: RequestContext) -> Obj:
     check_known(params, UPDATE_PARAMS)
     pi = sb.get("payment_intents", ctx.path_params["id"], "payment_intent")
     status = pi["status"]
-    for name in (*_MONEY_FIELDS, "payment_method_types", "setup_future_usage"):
-        if name in params and status not in UPDATABLE_STATUSES:
-            raise unexpected_state(
-                f"This PaymentIntent's {name} could not be updated because it has a status of "
-                f"{status}. You may only update the {name} of a PaymentIntent with one of the "
-                f"following statuses: {', '.join(UPDATABLE_STATUSES)}.",
-                pi,
-                param=name,
-            )
+    _check_updatable(pi, params)
     amount = get_int(params, "amount", minimum=1)
     currency = _currency(params) if "currency" in params else pi["currency"]
     if amount is not None or "currency" in params:
@@ -315,11 +378,28 @@ def list_all(sb: StripeSandbox, ctx: RequestContext) -> Obj:
 
 
 def confirm(sb: StripeSandbox, ctx: RequestContext) -> Obj:
+    if not ctx.publishable:
+        return _confirm_request(sb, ctx)
+    # Stripe.js sees the restricted PaymentIntent in answers and in errors alike.
+    try:
+        return browser_view(_confirm_request(sb, ctx))
+    except StripeError as exc:
+        seen = exc.extra.get("payment_intent")
+        if isinstance(seen, dict):
+            exc.extra["payment_intent"] = browser_view(seen)
+        raise
+
+
+def _confirm_request(sb: StripeSandbox, ctx: RequestContext) -> Obj:
     params = ctx.params
     check_known(params, CONFIRM_PARAMS)
     pi = sb.get("payment_intents", ctx.path_params["id"], "payment_intent")
     _check_client_secret(ctx, pi)
     status = pi["status"]
+    if status == "canceled":
+        # Confirming with a new payment method updates the PaymentIntent first, and Stripe
+        # answers with the update's refusal.
+        _check_updatable(pi, {name: params[name] for name in _PAYMENT_FIELDS if name in params})
     if status == "succeeded":
         raise unexpected_state(
             "You cannot confirm this PaymentIntent because it has already succeeded after being "
@@ -697,22 +777,9 @@ def _currency(params: Params) -> str:
 
 
 def _check_amount(sb: StripeSandbox, amount: int, currency: str) -> None:
-    if amount > currencies.MAXIMUM_AMOUNT:
-        raise invalid_request(
-            "Amount must be no more than "
-            f"{currencies.display(currencies.MAXIMUM_AMOUNT, currency)} {currency}",
-            code="amount_too_large",
-            param="amount",
-            saved=False,
-        )
-    minimum = currencies.MINIMUM_AMOUNT.get(currency)
-    if sb.settings.enforce_minimum_amounts and minimum is not None and amount < minimum:
-        raise invalid_request(
-            f"Amount must be at least {currencies.display(minimum, currency)} {currency}",
-            code="amount_too_small",
-            param="amount",
-            saved=False,
-        )
+    currencies.check_charge_amount(
+        amount, currency, enforce_minimum=sb.settings.enforce_minimum_amounts
+    )
 
 
 def _check_types(types: list[str]) -> None:

@@ -35,6 +35,15 @@ def create(sb: StripeSandbox, ctx: RequestContext) -> Obj:
     check_known(params, CREATE_PARAMS)
     ch = _charge_to_refund(sb, ctx)
     reason = get_enum(params, "reason", REASONS)
+    if any(
+        dp["charge"] == ch["id"] and not dp["is_charge_refundable"]
+        for dp in sb.stores.disputes.values()
+    ):
+        raise invalid_request(
+            f"Charge {ch['id']} has been charged back; cannot issue a refund.",
+            code="charge_disputed",
+            param="charge" if "charge" in params else "payment_intent",
+        )
     remaining = ch["amount_captured"] - ch["amount_refunded"]
     if ch["refunded"] or remaining <= 0:
         raise invalid_request(
@@ -45,6 +54,7 @@ def create(sb: StripeSandbox, ctx: RequestContext) -> Obj:
     amount = get_int(params, "amount", minimum=1)
     if amount is None:
         amount = remaining
+    currencies.check_step(amount, ch["currency"])
     if amount > remaining:
         currency = ch["currency"]
         raise invalid_request(

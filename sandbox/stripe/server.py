@@ -16,11 +16,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from . import events, pages, payment_intents, payment_methods, refunds
+from . import (
+    checkout,
+    checkout_pages,
+    disputes,
+    events,
+    pages,
+    payment_intents,
+    payment_methods,
+    refunds,
+    stripe_js,
+)
 from .config import StripeSandboxConfig
 from .errors import (
     StripeError,
@@ -33,6 +44,7 @@ from .errors import (
     unrecognized_url,
 )
 from .forms import parse_form, parse_json, parse_query
+from .persistence import SaveBeforeAnswering, StateFile
 from .state import IdempotencyRecord, RequestContext, StripeSandbox
 from .webhooks import WebhookDispatcher
 
@@ -75,6 +87,13 @@ API_ROUTES: list[ApiRoute] = [
     ApiRoute("GET", "/v1/refunds", refunds.list_all),
     ApiRoute("GET", "/v1/refunds/{id}", refunds.retrieve),
     ApiRoute("POST", "/v1/refunds/{id}", refunds.update),
+    ApiRoute("GET", "/v1/disputes", disputes.list_all),
+    ApiRoute("GET", "/v1/disputes/{id}", disputes.retrieve),
+    ApiRoute("POST", "/v1/checkout/sessions", checkout.create),
+    ApiRoute("GET", "/v1/checkout/sessions", checkout.list_all),
+    ApiRoute("GET", "/v1/checkout/sessions/{id}", checkout.retrieve),
+    ApiRoute("POST", "/v1/checkout/sessions/{id}/expire", checkout.expire),
+    ApiRoute("GET", "/v1/checkout/sessions/{id}/line_items", checkout.list_line_items),
     ApiRoute("GET", "/v1/events", events.list_all),
     ApiRoute("GET", "/v1/events/{id}", events.retrieve),
     ApiRoute("POST", "/v1/webhook_endpoints", events.create_endpoint),
@@ -91,6 +110,27 @@ def _new_request_id() -> str:
 
 def _json_bytes(body: Obj) -> bytes:
     return json.dumps(body, indent=2).encode()
+
+
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+
+
+class InjectedServerError(Exception):
+    """`server_error_next`: the endpoint fails after it began, as Stripe's own rare 500s do."""
+
+
+def _check_idempotency_key(key: str) -> None:
+    if 1 <= len(key) <= IDEMPOTENCY_KEY_MAX_LENGTH:
+        return
+    # Stripe's own wording; it answers before the endpoint runs, so nothing is saved.
+    raise StripeError(
+        400,
+        "idempotency_error",
+        f"Idempotent key length is {len(key)} characters long, which is outside accepted "
+        f"lengths. Idempotent Keys must be 1-{IDEMPOTENCY_KEY_MAX_LENGTH} characters long. If "
+        "you're looking for a decent generator, try using a UUID defined by IETF RFC 4122.",
+        saved=False,
+    )
 
 
 class StripeApi:
@@ -125,7 +165,8 @@ class StripeApi:
             idempotency_key = request.headers.get("idempotency-key")
             if idempotency_key is not None:
                 headers["Idempotency-Key"] = idempotency_key
-            if idempotency_key and route.method == "POST":
+            if idempotency_key is not None and route.method == "POST":
+                _check_idempotency_key(idempotency_key)
                 scope_key = (api_key, idempotency_key)
                 replay = self._idempotent_replay(scope_key, request.url.path, params, headers)
                 if replay is not None:
@@ -158,6 +199,9 @@ class StripeApi:
         if record is not None and scope_key is not None:
             if saved:
                 record.done, record.status, record.body = True, status, payload
+                if status >= 500:
+                    # Retrying would only replay the saved failure; the SDK obeys this header.
+                    headers["Stripe-Should-Retry"] = "false"
             elif sb.idempotency.get(scope_key) is record:
                 del sb.idempotency[scope_key]
 
@@ -170,15 +214,25 @@ class StripeApi:
     def _run(
         self, route: ApiRoute, ctx: RequestContext, headers: dict[str, str]
     ) -> tuple[int, bytes, bool]:
+        settings = self.sb.settings
         try:
+            if settings.server_error_next > 0:
+                settings.server_error_next -= 1
+                raise InjectedServerError
             return 200, _json_bytes(route.handler(self.sb, ctx)), True
         except StripeError as exc:
             headers.update(exc.headers)
             return exc.status, _json_bytes(exc.body(ctx.request_id)), exc.saved
-        except Exception:
-            log.exception("sandbox handler failed for %s %s", route.method, route.path)
+        except Exception as exc:
+            if not isinstance(exc, InjectedServerError):
+                log.exception("sandbox handler failed for %s %s", route.method, route.path)
             failure = api_error("An unexpected error occurred in the Stripe sandbox.")
-            return failure.status, _json_bytes(failure.body(ctx.request_id)), False
+            # The endpoint had begun, so Stripe keeps this 500 for the idempotency key.
+            return (
+                failure.status,
+                _json_bytes(failure.body(ctx.request_id)),
+                settings.replay_server_errors,
+            )
 
     def _idempotent_replay(
         self,
@@ -226,6 +280,8 @@ class StripeApi:
             "Idempotent-Replayed": "true",
             "Original-Request": record.request_id,
         }
+        if record.status >= 500:
+            replay_headers["Stripe-Should-Retry"] = "false"
         return Response(
             record.body, record.status, headers=replay_headers, media_type="application/json"
         )
@@ -406,6 +462,24 @@ def _control_routes(sb: StripeSandbox, dispatcher: WebhookDispatcher) -> list[Ba
     async def refund_succeed(request: Request) -> Obj:
         return refunds.succeed(sb, request.path_params["id"])
 
+    async def dispute_open(request: Request) -> Obj:
+        body = await _json_body(request)
+        return disputes.open_dispute(
+            sb,
+            request.path_params["id"],
+            reason=body.get("reason", "general"),
+            amount=body.get("amount"),
+            status=body.get("status", "needs_response"),
+        )
+
+    async def dispute_update(request: Request) -> Obj:
+        body = await _json_body(request)
+        return disputes.update_status(sb, request.path_params["id"], body.get("status"))
+
+    async def dispute_close(request: Request) -> Obj:
+        body = await _json_body(request)
+        return disputes.close(sb, request.path_params["id"], body.get("status"))
+
     async def refund_fail(request: Request) -> Obj:
         body = await _json_body(request)
         reason = body.get("failure_reason", "unknown")
@@ -467,6 +541,9 @@ def _control_routes(sb: StripeSandbox, dispatcher: WebhookDispatcher) -> list[Ba
         Route("/_sandbox/payment_intents/{id}/fail", control(pi_fail), methods=["POST"]),
         Route("/_sandbox/refunds/{id}/succeed", control(refund_succeed), methods=["POST"]),
         Route("/_sandbox/refunds/{id}/fail", control(refund_fail), methods=["POST"]),
+        Route("/_sandbox/payment_intents/{id}/dispute", control(dispute_open), methods=["POST"]),
+        Route("/_sandbox/disputes/{id}/update", control(dispute_update), methods=["POST"]),
+        Route("/_sandbox/disputes/{id}/close", control(dispute_close), methods=["POST"]),
         Route("/_sandbox/config", control(config_view), methods=["GET", "POST"]),
         Route("/_sandbox/stats", control(stats), methods=["GET"]),
         Route("/_sandbox/reset", control(reset), methods=["POST"]),
@@ -483,17 +560,28 @@ def create_app(config: StripeSandboxConfig | None = None) -> Starlette:
     sb = StripeSandbox(config)
     dispatcher = WebhookDispatcher(sb)
     sb.event_listener = dispatcher.on_event
+    checkout.attach(sb)
+    state = StateFile(config.state_file) if config.state_file else None
+    if state is not None:
+        state.load(sb)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        saver = asyncio.create_task(state.save_periodically(sb)) if state else None
         try:
             yield
         finally:
+            if saver is not None:
+                saver.cancel()
             sb.cancel_background()
             await dispatcher.aclose()
+            if state is not None:
+                state.save(sb)
 
     routes = _api_routes(StripeApi(sb), sb) + _control_routes(sb, dispatcher)
-    app = Starlette(routes=routes, lifespan=lifespan)
+    routes += checkout_pages.routes(sb) + stripe_js.routes()
+    middleware = [Middleware(SaveBeforeAnswering, sb=sb, state=state)] if state else []
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.sandbox = sb
     app.state.dispatcher = dispatcher
     return app

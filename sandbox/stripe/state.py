@@ -103,6 +103,10 @@ class Stores:
     payment_methods: dict[str, Obj] = field(default_factory=dict)
     charges: dict[str, Obj] = field(default_factory=dict)
     refunds: dict[str, Obj] = field(default_factory=dict)
+    disputes: dict[str, Obj] = field(default_factory=dict)
+    checkout_sessions: dict[str, Obj] = field(default_factory=dict)
+    # What Stripe keeps about a Checkout Session but does not show (line items, PI data).
+    checkout_session_side: dict[str, Obj] = field(default_factory=dict)
     events: dict[str, Obj] = field(default_factory=dict)
     webhook_endpoints: dict[str, Obj] = field(default_factory=dict)
 
@@ -343,6 +347,8 @@ class StripeSandbox:
                 "payment_methods": len(self.stores.payment_methods),
                 "charges": len(self.stores.charges),
                 "refunds": len(self.stores.refunds),
+                "disputes": len(self.stores.disputes),
+                "checkout_sessions": len(self.stores.checkout_sessions),
                 "events": len(self.stores.events),
                 "webhook_endpoints": len(self.stores.webhook_endpoints),
             },

@@ -51,6 +51,9 @@ class WebhookDispatcher:
             self._client = None
 
     def on_event(self, event: Obj) -> None:
+        if not self.sb.settings.webhooks_enabled:
+            # Recorded in the event log only; `resend` can still deliver it later.
+            return
         endpoints = self.sb.matching_endpoints(event["type"])
         if not endpoints:
             return
@@ -68,10 +71,10 @@ class WebhookDispatcher:
             if endpoint_id is None or e["id"] == endpoint_id
         ]
         for endpoint in endpoints:
-            self.sb.spawn(self.deliver(event, endpoint))
+            self.sb.spawn(self.deliver(event, endpoint, resent=True))
         return len(endpoints)
 
-    async def deliver(self, event: Obj, endpoint: Obj) -> None:
+    async def deliver(self, event: Obj, endpoint: Obj, *, resent: bool = False) -> None:
         settings = self.sb.settings
         attempt = 0
         while True:
@@ -86,6 +89,9 @@ class WebhookDispatcher:
                 settings.webhook_retry_max_delay_seconds,
             )
             await asyncio.sleep(delay)
+            if not self.sb.settings.webhooks_enabled and not resent:
+                # Turning webhooks off also stops the retries already scheduled.
+                return
 
     async def _attempt(self, event: Obj, endpoint: Obj, attempt: int) -> bool:
         payload = encode(event)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from app.core.db import transaction
 from app.models import OutboxEvent, Payment
 from app.providers.base import PaymentStatus
-from app.services.payments import move_status
+from app.services.payment_updates import PaymentPolicy, PaymentUpdater
 from tests.support.api import order_id, wait_for, wait_for_status
 from tests.support.stripe_js import StripeJs
 
@@ -135,7 +136,10 @@ class TestNothingAnnouncedThatDidNotHappen:
             async with transaction(sessions) as session:
                 row = await session.get(Payment, payment["id"], with_for_update=True)
                 assert row is not None
-                move_status(session, row, PaymentStatus.CANCELED, source="test")
+                updater = PaymentUpdater(
+                    PaymentPolicy(timedelta(minutes=5), timedelta(days=1), refund_duplicates=True)
+                )
+                updater.move(session, row, PaymentStatus.CANCELED, source="test")
                 raise RuntimeError("the change fails after staging its event")
 
         with pytest.raises(RuntimeError):
@@ -167,3 +171,25 @@ class TestRedeliver:
         response = await api.post("/v1/events/evt_nope/redeliver")
         assert response.status_code == 404
         assert response.json()["code"] == "event_not_found"
+
+
+class TestEachEventTellsItsOwnMoment:
+    async def test_a_refund_made_and_settled_in_one_transaction_is_told_step_by_step(
+        self, api: httpx.AsyncClient, stripe_js: StripeJs, sandbox_admin: httpx.AsyncClient
+    ) -> None:
+        """A dashboard refund arrives already succeeded: imported and settled at once,
+        its `refund.created` still says pending and its `refund.succeeded` succeeded."""
+        payment = await new_payment(api)
+        await stripe_js.confirm(payment["payment_payload"]["client_secret"], "pm_card_visa")
+        await wait_for_status(api, payment["id"], "succeeded")
+        made = await sandbox_admin.post(
+            "/v1/refunds", data={"payment_intent": payment["provider_reference"], "amount": 400}
+        )
+        assert made.status_code == 200, made.text
+        await wait_for(api, payment["id"], lambda p: p["amount_refunded"] == 400)
+
+        events = [e for e in await events_of(api, payment["id"]) if e["type"].startswith("refund.")]
+        assert [(e["type"], e["data"]["status"]) for e in events] == [
+            ("refund.created", "pending"),
+            ("refund.succeeded", "succeeded"),
+        ]

@@ -178,19 +178,19 @@ class TestOnePaymentPerOrder:
         assert refused.json()["code"] == "payment_processing"
         assert refused.headers["content-type"] == "application/problem+json"
 
-    async def test_a_succeeded_order_payment_is_not_replaced(
+    async def test_a_paid_order_is_not_charged_again(
         self, api: httpx.AsyncClient, stripe_js: StripeJs
     ) -> None:
         first = await create_payment(api)
         await stripe_js.confirm(first["payment_payload"]["client_secret"], "pm_card_visa")
         await wait_for_status(api, first["id"], "succeeded")
-        # The order has no open payment any more; a new one may be opened.
         again = await api.post(
             "/v1/payments",
             json={"order_id": first["order_id"], "amount": 2000, "currency": "USD"},
         )
-        assert again.status_code == 201
-        assert again.json()["id"] != first["id"]
+        assert again.status_code == 409, again.text
+        assert again.json()["code"] == "order_already_paid"
+        assert again.json()["payment_id"] == first["id"]
 
 
 class TestCancelAndSync:

@@ -41,6 +41,15 @@ class TestProductionRefusals:
             ({"api_keys": ""}, "PAYMENTS_API_KEYS"),
             ({"api_keys": "short"}, "PAYMENTS_API_KEYS"),
             ({"database_url": None}, "PAYMENTS_DATABASE_URL"),
+            # Wherever the channels point: the check sits with the others, not with Stripe's.
+            (
+                {
+                    "database_url": None,
+                    "enabled_channels": "pingxx:alipay_qr",
+                    "default_channel": "pingxx:alipay_qr",
+                },
+                "PAYMENTS_DATABASE_URL",
+            ),
             ({"notification_url": None}, "PAYMENTS_NOTIFICATION_URL"),
             ({"notification_secret": None}, "PAYMENTS_NOTIFICATION_SECRET"),
             ({"notification_secret": "plain"}, "PAYMENTS_NOTIFICATION_SECRET"),

@@ -10,9 +10,22 @@ class TestTransitionTable:
     def test_every_status_has_a_row(self) -> None:
         assert set(ALLOWED) == set(S)
 
-    @pytest.mark.parametrize(("terminal", "target"), list(itertools.product(TERMINAL, S)))
-    def test_nothing_leaves_a_terminal_status(self, terminal: S, target: S) -> None:
+    @pytest.mark.parametrize(
+        ("terminal", "target"),
+        [(t, s) for t, s in itertools.product(TERMINAL, S) if s is not S.SUCCEEDED],
+    )
+    def test_nothing_leaves_a_terminal_status_but_for_money_taken(
+        self, terminal: S, target: S
+    ) -> None:
         assert not decide(terminal, target).moves
+
+    @pytest.mark.parametrize("closed", [S.CANCELED, S.EXPIRED, S.FAILED])
+    def test_money_taken_after_we_closed_the_payment_is_recorded(self, closed: S) -> None:
+        """A QR code scanned after the order changed: the provider took the money."""
+        assert decide(closed, S.SUCCEEDED).moves
+
+    def test_nothing_leaves_succeeded(self) -> None:
+        assert not any(decide(S.SUCCEEDED, target).moves for target in S)
 
     def test_late_processing_does_not_undo_succeeded(self) -> None:
         assert decide(S.SUCCEEDED, S.PROCESSING).decision is Decision.FORBIDDEN

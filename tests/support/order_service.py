@@ -60,6 +60,7 @@ class _State:
     fail_until: float = 0.0
     fail_status: int = 503
     delay: float = 0.0
+    refused: set[str] = field(default_factory=set)
 
 
 class OrderService:
@@ -102,6 +103,12 @@ class OrderService:
     def fail_for(self, seconds: float, status: int = 503) -> None:
         with self._lock:
             self._state.fail_until = time.monotonic() + seconds
+            self._state.fail_status = status
+
+    def refuse(self, event_id: str, status: int = 503) -> None:
+        """Answer `status` to every delivery of this one event, for good."""
+        with self._lock:
+            self._state.refused.add(event_id)
             self._state.fail_status = status
 
     def recover(self) -> None:
@@ -171,7 +178,11 @@ class OrderService:
     def _answer(self, msg_id: str, body: bytes, headers: dict[str, str]) -> Response:
         with self._lock:
             state = self._state
-            failing = state.fail_next > 0 or time.monotonic() < state.fail_until
+            failing = (
+                state.fail_next > 0
+                or time.monotonic() < state.fail_until
+                or msg_id in state.refused
+            )
             if state.fail_next > 0:
                 state.fail_next -= 1
             if failing:

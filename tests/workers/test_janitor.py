@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -18,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.container import Container, build_container
 from app.services.reconciliation import Reconciler
-from app.workers.janitor import run_janitor
+from app.workers.janitor import build_reconciler, run_janitor
 from sandbox.runner import ServerThread
 from tests.conftest import make_settings
 from tests.support.api import order_id, wait_for_status
@@ -57,14 +56,20 @@ async def sandbox(sandbox_admin: httpx.AsyncClient) -> AsyncIterator[httpx.Async
         await sandbox_admin.post("/_sandbox/config", json=SANDBOX_DEFAULTS)
 
 
-def reconciler(container: Container, stale_after: timedelta = timedelta(0)) -> Reconciler:
-    return Reconciler(
-        container.sessionmaker,
-        container.registry,
-        container.payments,
-        container.refunds,
-        stale_after=stale_after,
-    )
+def reconciler(container: Container) -> Reconciler:
+    return build_reconciler(container)
+
+
+async def make_due(engine: AsyncEngine) -> None:
+    """Time passes: every open payment's next check comes due (the API that made them
+    schedules the first check `PAYMENTS_RECONCILE_STALE_AFTER_SECONDS` after a change)."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "UPDATE payments SET next_reconcile_at = now() - interval '1 second' "
+                "WHERE next_reconcile_at IS NOT NULL"
+            )
+        )
 
 
 async def configure(sandbox: httpx.AsyncClient, **settings: Any) -> None:
@@ -150,6 +155,7 @@ class TestDroppedWebhook:
         db: AsyncEngine,
     ) -> None:
         payment = await paid_without_webhook(api, stripe_js, sandbox)
+        await make_due(db)
         janitor = reconciler(container)
 
         report = await janitor.run_once()
@@ -173,10 +179,12 @@ class TestLostCreateAnswer:
         stripe_js: StripeJs,
         sandbox: httpx.AsyncClient,
         container: Container,
+        db: AsyncEngine,
     ) -> None:
         before = await sandbox_objects(sandbox, "payment_intents")
         payment = await create_with_lost_answer(api, sandbox)
         assert await sandbox_objects(sandbox, "payment_intents") == before + 1
+        await make_due(db)
 
         report = await reconciler(container).run_once()
 
@@ -190,6 +198,7 @@ class TestLostCreateAnswer:
         # The recovered client secret is the real one: the customer can pay with it.
         confirmed = await stripe_js.confirm(client_secret, "pm_card_visa")
         assert confirmed.status_code == 200, confirmed.text
+        await make_due(db)
         settled = await reconciler(container).run_once()
         assert settled.payments_changed == 1
         final = (await api.get(f"/v1/payments/{payment['id']}")).json()
@@ -268,6 +277,7 @@ class TestLeadership:
         db: AsyncEngine,
     ) -> None:
         payment = await paid_without_webhook(api, stripe_js, sandbox)
+        await make_due(db)
         # A slow provider keeps the leader's run going while the other tries for the lock.
         await configure(sandbox, latency_ms=300)
         first, second = reconciler(container), reconciler(container)
@@ -288,7 +298,7 @@ class TestLeadership:
 
 
 class TestFreshRows:
-    async def test_a_payment_that_is_not_stale_is_left_alone(
+    async def test_a_payment_whose_check_is_not_due_is_left_alone(
         self,
         api: httpx.AsyncClient,
         stripe_js: StripeJs,
@@ -301,7 +311,8 @@ class TestFreshRows:
         intents = await sandbox_objects(sandbox, "payment_intents")
         assert intents == before + 1
 
-        report = await reconciler(container, stale_after=timedelta(hours=1)).run_once()
+        # Made a moment ago: their first check is a stale period away.
+        report = await reconciler(container).run_once()
 
         assert report.leader
         assert (report.payments_checked, report.creates_completed, report.errors) == (0, 0, 0)
@@ -319,8 +330,10 @@ class TestJanitorLoop:
         stripe_js: StripeJs,
         sandbox: httpx.AsyncClient,
         container: Container,
+        db: AsyncEngine,
     ) -> None:
         payment = await paid_without_webhook(api, stripe_js, sandbox)
+        await make_due(db)
         stopping = asyncio.Event()
         task = asyncio.create_task(run_janitor(container, stopping))
         try:

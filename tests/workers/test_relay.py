@@ -395,7 +395,9 @@ class TestOrderPerPayment:
                 .values(next_attempt_at=datetime.now().astimezone() + timedelta(hours=1))
             )
         async with transaction(sessionmaker) as session:
-            claimed = await OutboxRepository(session).claim_due(limit=10, lease_seconds=30)
+            claimed = await OutboxRepository(session).claim_due(
+                limit=10, lease_seconds=30, order_hold_seconds=3600
+            )
         # The first is backing off; its successor waits with it; another payment's goes.
         assert [e.id for e in claimed] == [other.id]
 
@@ -542,12 +544,21 @@ class TestLeases:
     ) -> None:
         (event,) = await insert_events(sessionmaker, payments=1, per_payment=1)
         async with transaction(sessionmaker) as session:
-            (slow,) = await OutboxRepository(session).claim_due(limit=5, lease_seconds=0.5)
+            (slow,) = await OutboxRepository(session).claim_due(
+                limit=5, lease_seconds=0.5, order_hold_seconds=3600
+            )
         async with transaction(sessionmaker) as session:
-            assert await OutboxRepository(session).claim_due(limit=5, lease_seconds=30) == []
+            assert (
+                await OutboxRepository(session).claim_due(
+                    limit=5, lease_seconds=30, order_hold_seconds=3600
+                )
+                == []
+            )
         await asyncio.sleep(0.6)
         async with transaction(sessionmaker) as session:
-            (taker,) = await OutboxRepository(session).claim_due(limit=5, lease_seconds=30)
+            (taker,) = await OutboxRepository(session).claim_due(
+                limit=5, lease_seconds=30, order_hold_seconds=3600
+            )
         assert taker.id == event.id
         assert taker.locked_until != slow.locked_until
 
@@ -656,3 +667,40 @@ class TestWakeUp:
             await asyncio.sleep(0.3)
         assert {e.status for e in await outbox(sessionmaker)} == {"pending"}
         assert caplog.text.count("PAYMENTS_NOTIFICATION_URL is not set") == 1
+
+
+class TestOrderHold:
+    async def test_an_event_refused_for_good_holds_back_its_payment_only_for_the_hold(
+        self,
+        db: AsyncEngine,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        relay_settings: RelaySettings,
+        order_service: OrderService,
+    ) -> None:
+        first, second, third = await insert_events(sessionmaker, payments=1, per_payment=3)
+        order_service.refuse(first.id)
+        settings = relay_settings(
+            notification_order_hold_seconds=1, notification_retry_schedule="0.1,0.1,0.1,60"
+        )
+        started = time.monotonic()
+        async with running_relay(settings):
+            assert await order_service.wait_for({second.id, third.id}, seconds=10)
+        assert time.monotonic() - started >= 1
+        # In order still, among those that arrived; the refused one keeps being retried.
+        assert order_service.ids() == [second.id, third.id]
+        held = {e.id: e for e in await outbox(sessionmaker)}[first.id]
+        assert held.status == "pending"
+        assert held.attempts >= 1
+
+    async def test_within_the_hold_a_later_event_waits_for_the_earlier(
+        self,
+        db: AsyncEngine,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        relay_settings: RelaySettings,
+        order_service: OrderService,
+    ) -> None:
+        first, second = await insert_events(sessionmaker, payments=1, per_payment=2)
+        order_service.refuse(first.id)
+        async with running_relay(relay_settings(notification_retry_schedule="0.1,0.1,60")):
+            assert not await order_service.wait_for({second.id}, seconds=1.5)
+        assert second.id not in order_service.ids()

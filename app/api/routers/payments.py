@@ -48,9 +48,13 @@ def _payment_response(payment: object, status_code: int = 200) -> Response:
         **responses(
             errors.UnknownPaymentChannel,
             errors.PaymentChannelNotEnabled,
+            errors.AmountNotRepresentable,
+            errors.AmountBelowMinimum,
+            errors.AmountAboveMaximum,
+            errors.CurrencyNotSupported,
             errors.RequestTooLarge,
+            errors.OrderAlreadyPaid,
             errors.PaymentProcessing,
-            errors.PaymentAlreadySucceeded,
             errors.ConcurrentUpdate,
             errors.ProviderRejectedError,
             errors.ProviderUnavailableError,
@@ -65,8 +69,9 @@ async def create_payment(
 ) -> Response:
     async def handler() -> Response:
         result = await payments.create(body)
+        created = PaymentRead.model_validate(result.payment).model_dump(mode="json")
         return JSONResponse(
-            PaymentCreated.model_validate(result.payment).model_dump(mode="json"),
+            {**created, "client_token": result.client_token},
             status_code=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, Header
@@ -8,6 +7,7 @@ from fastapi import APIRouter, Header
 from app.api.deps import PaymentServiceDep, SettingsDep
 from app.api.problems import responses
 from app.core import errors
+from app.core.ids import matches_digest
 from app.schemas.payments import PublicConfig, PublicPayment
 
 router = APIRouter(prefix="/v1/public", tags=["public"])
@@ -39,6 +39,6 @@ async def get_public_payment(
     except errors.PaymentNotFound:
         # Same answer for an unknown id and a wrong token: ids are not to be probed.
         raise errors.InvalidClientToken() from None
-    if not client_token or not hmac.compare_digest(client_token, payment.client_token):
+    if not client_token or not matches_digest(client_token, payment.client_token_digests):
         raise errors.InvalidClientToken()
     return PublicPayment.model_validate(payment)

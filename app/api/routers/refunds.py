@@ -29,6 +29,7 @@ router = APIRouter(
         errors.PaymentNotFound,
         errors.PaymentNotRefundable,
         errors.RefundExceedsCaptured,
+        errors.AmountNotRepresentable,
         errors.IdempotencyKeyReused,
         errors.IdempotencyRequestInProgress,
         errors.ProviderRejectedError,
@@ -46,7 +47,7 @@ async def create_refund(
             payment_id,
             amount=body.amount,
             reason=body.reason,
-            request_key=(idempotent.owner, idempotent.key) if idempotent.key else None,
+            request_key=idempotent.key,
         )
         return JSONResponse(
             RefundRead.model_validate(refund).model_dump(mode="json"), status_code=201

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Final
+from typing import Any, Final
 
 import stripe
-from stripe.params import PaymentIntentCreateParams, RefundCreateParams
+from stripe.params import (
+    PaymentIntentCancelParams,
+    PaymentIntentCreateParams,
+    RefundCreateParams,
+    RefundListParams,
+)
 
 from app.providers.base import (
     CreatePayment,
@@ -19,13 +24,15 @@ from app.providers.base import (
     ProviderRefund,
     ProviderRejected,
 )
+from app.providers.stripe import transformers
 from app.providers.stripe.transformers import (
     PROVIDER,
     payment_from_payment_intent,
     provider_error_from_exception,
     refund_from_stripe,
+    to_stripe_amount,
 )
-from app.providers.stripe.webhooks import StripeWebhookVerifier
+from app.providers.stripe.webhooks import StripeWebhookVerifier, event_from_dict
 
 _PaymentCreator = Callable[[CreatePayment, str], Awaitable[ProviderPayment]]
 
@@ -34,6 +41,7 @@ _STRIPE_REFUND_REASONS: Final = frozenset({"duplicate", "fraudulent", "requested
 
 class StripeProvider:
     name = "stripe"
+    methods: frozenset[str] = frozenset({"payment_intent"})
 
     def __init__(
         self,
@@ -68,6 +76,9 @@ class StripeProvider:
     def __repr__(self) -> str:
         return f"StripeProvider(publishable_key={self._publishable_key!r})"
 
+    def check_amount(self, amount: int, currency: str, *, refund: bool = False) -> None:
+        transformers.check_amount(amount, currency, refund=refund)
+
     async def create_payment(self, request: CreatePayment, idempotency_key: str) -> ProviderPayment:
         creator = self._creators.get(request.method)
         if creator is None:
@@ -81,11 +92,16 @@ class StripeProvider:
             payment_intent = await self._client.v1.payment_intents.retrieve_async(reference)
         return self._payment(payment_intent)
 
-    async def cancel_payment(self, reference: str, idempotency_key: str) -> ProviderPayment:
+    async def cancel_payment(
+        self, reference: str, idempotency_key: str, *, abandoned: bool = False
+    ) -> ProviderPayment:
+        params: PaymentIntentCancelParams = {}
+        if abandoned:
+            params["cancellation_reason"] = "abandoned"
         try:
             with self._stripe_errors():
                 payment_intent = await self._client.v1.payment_intents.cancel_async(
-                    reference, options={"idempotency_key": idempotency_key}
+                    reference, params, options={"idempotency_key": idempotency_key}
                 )
         except ProviderRejected as rejected:
             if rejected.code != "payment_intent_unexpected_state" or rejected.payment is not None:
@@ -103,7 +119,7 @@ class StripeProvider:
         metadata = {**request.metadata, "refund_id": request.refund_id}
         params: RefundCreateParams = {
             "payment_intent": request.payment_reference,
-            "amount": request.amount,
+            "amount": to_stripe_amount(request.amount, request.currency),
         }
         if request.reason in _STRIPE_REFUND_REASONS:
             params["reason"] = request.reason
@@ -122,8 +138,22 @@ class StripeProvider:
             refund = await self._client.v1.refunds.retrieve_async(reference)
         return refund_from_stripe(refund)
 
+    async def list_refunds(self, payment_reference: str) -> Sequence[ProviderRefund]:
+        refunds: list[ProviderRefund] = []
+        params: RefundListParams = {"payment_intent": payment_reference, "limit": 100}
+        while True:
+            with self._stripe_errors():
+                page = await self._client.v1.refunds.list_async(params)
+            refunds.extend(refund_from_stripe(refund) for refund in page.data)
+            if not page.has_more or not page.data:
+                return refunds
+            params["starting_after"] = page.data[-1].id
+
     def parse_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> ProviderEvent:
         return self._webhooks.parse(headers, raw_body)
+
+    def parse_event(self, payload: Mapping[str, Any]) -> ProviderEvent:
+        return event_from_dict(payload, publishable_key=self._publishable_key)
 
     async def aclose(self) -> None:
         await self._http_client.close_async()  # type: ignore[no-untyped-call]  # untyped in stripe 16
@@ -132,7 +162,7 @@ class StripeProvider:
         self, request: CreatePayment, idempotency_key: str
     ) -> ProviderPayment:
         params: PaymentIntentCreateParams = {
-            "amount": request.amount,
+            "amount": to_stripe_amount(request.amount, request.currency),
             "currency": request.currency.lower(),
             # The Payment Element offers whatever the dashboard enables; redirect-based
             # methods get their return_url from the browser's confirmPayment call.

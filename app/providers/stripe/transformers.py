@@ -16,12 +16,14 @@ import stripe
 from app.providers.base import (
     PaymentError,
     PaymentStatus,
+    ProviderDispute,
     ProviderError,
     ProviderPayment,
     ProviderRefund,
     ProviderRejected,
     ProviderUnavailable,
     RefundStatus,
+    money,
 )
 
 PROVIDER: Final = "stripe"
@@ -48,6 +50,10 @@ REFUND_STATUSES: Final[Mapping[str, RefundStatus]] = {
     "failed": RefundStatus.FAILED,
     "canceled": RefundStatus.CANCELED,
 }
+
+# Answers that do not prove a request was refused: a key problem, a timeout, a conflict
+# with a concurrent request under the same key, a rate limit.
+_UNKNOWN_OUTCOME_STATUSES: Final = frozenset({401, 403, 408, 409, 429})
 
 _SECRET_PATTERN: Final = re.compile(r"\b(?:sk|rk|pk)_(?:test|live)_[A-Za-z0-9_]+|\bwhsec_[^\s,]+")
 
@@ -82,6 +88,35 @@ def _plain_value(value: Any) -> Any:
     return value
 
 
+def stripe_units(currency: str) -> money.ProviderUnits:
+    """Stripe's column of the currency table; CurrencyNotSupported where it has none."""
+    entry = money.CURRENCIES.get(currency.upper())
+    if entry is None or entry.stripe is None:
+        raise money.CurrencyNotSupported(f"Stripe does not take {currency.upper()}")
+    return entry.stripe
+
+
+def check_amount(amount: int, currency: str, *, refund: bool = False) -> None:
+    units = stripe_units(currency)
+    if refund:
+        money.to_provider_units(amount, currency.upper(), units)
+    else:
+        money.check_chargeable(amount, currency.upper(), units)
+
+
+def to_stripe_amount(amount: int, currency: str) -> int:
+    """Our ISO minor units in Stripe's: ISK 500 -> 50000, MGA 500 -> 5."""
+    return money.to_provider_units(amount, currency.upper(), stripe_units(currency))
+
+
+def from_stripe_amount(value: int, currency: str) -> int:
+    """Stripe's units in ISO minor units; an amount with no exact image is unreadable."""
+    try:
+        return money.from_provider_units(value, currency.upper(), stripe_units(currency))
+    except money.AmountOutOfRange as error:
+        raise StripeObjectUnreadable(f"Stripe amount {value} {currency}: {error}") from None
+
+
 def payment_status(stripe_status: object) -> PaymentStatus:
     if not isinstance(stripe_status, str) or stripe_status not in PAYMENT_INTENT_STATUSES:
         raise StripeObjectUnreadable(f"unknown PaymentIntent status {stripe_status!r}")
@@ -95,11 +130,12 @@ def payment_from_payment_intent(
     if raw.get("object", "payment_intent") != "payment_intent":
         raise StripeObjectUnreadable(f"expected a payment_intent, got {raw.get('object')!r}")
     metadata = raw.get("metadata") or {}
+    currency = _required_str(raw, "currency").upper()
     return ProviderPayment(
         reference=_required_str(raw, "id"),
         status=payment_status(raw.get("status")),
-        amount=_required_int(raw, "amount"),
-        currency=_required_str(raw, "currency").upper(),
+        amount=from_stripe_amount(_required_int(raw, "amount"), currency),
+        currency=currency,
         livemode=bool(raw.get("livemode", False)),
         payment_id=_optional_str(metadata.get("payment_id")),
         payload={
@@ -109,7 +145,7 @@ def payment_from_payment_intent(
         last_error=payment_error(raw.get("last_payment_error")),
         object_type="payment_intent",
         raw=raw,
-        amount_received=int(raw.get("amount_received") or 0),
+        amount_received=from_stripe_amount(_optional_int(raw.get("amount_received")), currency),
     )
 
 
@@ -130,16 +166,32 @@ def refund_from_stripe(refund: stripe.Refund | Mapping[str, Any]) -> ProviderRef
     stripe_status = raw.get("status")
     if not isinstance(stripe_status, str) or stripe_status not in REFUND_STATUSES:
         raise StripeObjectUnreadable(f"unknown Refund status {stripe_status!r}")
+    currency = _required_str(raw, "currency").upper()
     return ProviderRefund(
         reference=_required_str(raw, "id"),
         status=REFUND_STATUSES[stripe_status],
-        amount=_required_int(raw, "amount"),
-        currency=_required_str(raw, "currency").upper(),
+        amount=from_stripe_amount(_required_int(raw, "amount"), currency),
+        currency=currency,
         failure_reason=_optional_str(raw.get("failure_reason")),
         raw=raw,
         refund_id=_optional_str((raw.get("metadata") or {}).get("refund_id")),
         payment_reference=_optional_str(raw.get("payment_intent"))
         or _optional_str(raw.get("charge")),
+    )
+
+
+def dispute_from_stripe(dispute: stripe.Dispute | Mapping[str, Any]) -> ProviderDispute:
+    raw = to_plain_dict(dispute)
+    currency = _required_str(raw, "currency").upper()
+    payment_reference = _optional_str(raw.get("payment_intent")) or _required_str(raw, "charge")
+    return ProviderDispute(
+        reference=_required_str(raw, "id"),
+        payment_reference=payment_reference,
+        status=_required_str(raw, "status"),
+        amount=from_stripe_amount(_required_int(raw, "amount"), currency),
+        currency=currency,
+        reason=_optional_str(raw.get("reason")),
+        raw=raw,
     )
 
 
@@ -168,19 +220,28 @@ def provider_error_from_exception(
             http_status=error.http_status or 402,
             payment=_payment_in_error(error, publishable_key),
         )
-    if isinstance(error, stripe.AuthenticationError):
-        # Stripe's own message quotes (part of) the key that was refused.
-        return ProviderRejected(
+    if isinstance(error, stripe.AuthenticationError | stripe.PermissionError):
+        # A rotated, revoked or restricted key says nothing about the operation itself:
+        # it may well have been done under the previous key. Stripe's own message quotes
+        # (part of) the key, so it is not passed on.
+        return ProviderUnavailable(
             "Stripe refused the configured API key",
             provider=PROVIDER,
-            code=error.code or "authentication_failed",
-            http_status=error.http_status,
+            code=error.code or _default_code(error),
         )
     if isinstance(error, stripe.RateLimitError):
-        return ProviderUnavailable(_message(error, "rate limited by Stripe"), provider=PROVIDER)
-    if isinstance(
-        error, stripe.InvalidRequestError | stripe.IdempotencyError | stripe.PermissionError
-    ):
+        return ProviderUnavailable(
+            _message(error, "rate limited by Stripe"), provider=PROVIDER, code="rate_limited"
+        )
+    if isinstance(error, stripe.IdempotencyError):
+        # Our key was first used with other parameters: whatever that first request did
+        # stands, so nothing here proves the operation was not done.
+        return ProviderUnavailable(
+            _message(error, "Stripe refused the idempotency key"),
+            provider=PROVIDER,
+            code="idempotency_error",
+        )
+    if isinstance(error, stripe.InvalidRequestError):
         return ProviderRejected(
             _message(error, "Stripe rejected the request"),
             provider=PROVIDER,
@@ -192,7 +253,7 @@ def provider_error_from_exception(
         return ProviderUnavailable(_message(error, "Stripe is unavailable"), provider=PROVIDER)
     if isinstance(error, stripe.StripeError):
         status = error.http_status
-        if status is not None and 400 <= status < 500 and status not in (408, 409, 429):
+        if status is not None and 400 <= status < 500 and status not in _UNKNOWN_OUTCOME_STATUSES:
             return ProviderRejected(
                 _message(error, "Stripe rejected the request"),
                 provider=PROVIDER,
@@ -225,8 +286,8 @@ def _error_type(error: stripe.StripeError) -> str | None:
 
 
 def _default_code(error: stripe.StripeError) -> str:
-    if isinstance(error, stripe.IdempotencyError):
-        return "idempotency_error"
+    if isinstance(error, stripe.AuthenticationError):
+        return "authentication_failed"
     if isinstance(error, stripe.PermissionError):
         return "permission_denied"
     return "invalid_request"
@@ -254,6 +315,10 @@ def _required_int(raw: Mapping[str, Any], key: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise StripeObjectUnreadable(f"Stripe object without an integer {key!r}")
     return value
+
+
+def _optional_int(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _optional_str(value: object) -> str | None:

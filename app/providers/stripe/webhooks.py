@@ -10,6 +10,7 @@ from typing import Any
 import stripe
 
 from app.providers.base import (
+    ProviderDispute,
     ProviderEvent,
     ProviderPayment,
     ProviderRefund,
@@ -20,6 +21,7 @@ from app.providers.base import (
 from app.providers.stripe.transformers import (
     PROVIDER,
     StripeObjectUnreadable,
+    dispute_from_stripe,
     payment_from_payment_intent,
     refund_from_stripe,
 )
@@ -106,6 +108,7 @@ def event_from_dict(event: Mapping[str, Any], *, publishable_key: str) -> Provid
         raise WebhookMalformed(f"Stripe event {event_id} without data.object", provider=PROVIDER)
     obj: Mapping[str, Any] = data["object"]
     object_id = obj.get("id")
+    payment_reference = _payment_reference(obj)
     return ProviderEvent(
         event_id=event_id,
         event_type=event_type,
@@ -114,8 +117,24 @@ def event_from_dict(event: Mapping[str, Any], *, publishable_key: str) -> Provid
         payment=_payment_snapshot(event_id, obj, publishable_key),
         raw=dict(event),
         refund=_refund_snapshot(event_id, obj),
-        payment_reference=_payment_reference(obj),
+        payment_reference=payment_reference,
+        dispute=_dispute_snapshot(event_id, obj),
+        # `charge.refunded` carries the charge, not its refunds (they are no longer
+        # included by default): a hint to read the payment's refunds again.
+        refunds_of=payment_reference if event_type == "charge.refunded" else None,
+        livemode=event.get("livemode") is True,
     )
+
+
+def _dispute_snapshot(event_id: str, obj: Mapping[str, Any]) -> ProviderDispute | None:
+    if obj.get("object") != "dispute":
+        return None
+    try:
+        return dispute_from_stripe(obj)
+    except StripeObjectUnreadable as error:
+        raise WebhookMalformed(
+            f"Stripe event {event_id}: {error.message}", provider=PROVIDER
+        ) from error
 
 
 def _refund_snapshot(event_id: str, obj: Mapping[str, Any]) -> ProviderRefund | None:

@@ -140,12 +140,14 @@ class TestCreatePayment:
         stub_stripe.responder = lambda request: (
             400,
             stripe_error_body(
-                "invalid_request_error", "Invalid currency: zzz", code="parameter_invalid_empty"
+                "invalid_request_error",
+                "Amount must be at least $0.50 usd",
+                code="amount_too_small",
             ),
         )
         with pytest.raises(ProviderRejected) as raised:
-            await provider.create_payment(_create_request(currency="ZZZ"), "k")
-        assert raised.value.code == "parameter_invalid_empty"
+            await provider.create_payment(_create_request(), "k")
+        assert raised.value.code == "amount_too_small"
         assert raised.value.http_status == 400
 
     async def test_server_error_is_unavailable(

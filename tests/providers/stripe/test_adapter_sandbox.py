@@ -21,6 +21,7 @@ from app.providers.base import (
     PaymentStatus,
     ProviderEvent,
     ProviderRejected,
+    ProviderUnavailable,
     WebhookVerificationFailed,
 )
 from app.providers.stripe import StripeProvider, ensure_matches
@@ -141,13 +142,14 @@ class TestCreateRetrieveCancel:
         assert second.reference == first.reference
         assert other.reference != first.reference
 
-    async def test_same_key_with_other_parameters_is_rejected(
+    async def test_same_key_with_other_parameters_leaves_the_outcome_unknown(
         self, provider: StripeProvider
     ) -> None:
+        """Whatever the first request with the key did stands: nothing proves "not done"."""
         request = _request()
         key = f"create:{request.payment_id}"
         await provider.create_payment(request, key)
-        with pytest.raises(ProviderRejected) as raised:
+        with pytest.raises(ProviderUnavailable) as raised:
             await provider.create_payment(_request(amount=2000), key)
         assert raised.value.code == "idempotency_error"
 

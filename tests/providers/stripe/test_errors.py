@@ -81,34 +81,47 @@ class TestRejected:
         assert translated.payment is not None
         assert translated.payment.status is PaymentStatus.SUCCEEDED
 
-    def test_idempotency_error_falls_back_to_the_error_type(self) -> None:
-        body = stripe_error_body("idempotency_error", "Keys for idempotent requests ...")
-        error = stripe.IdempotencyError("Keys for idempotent requests ...", None, 400, body, {})
-        translated = _translate(error)
-        assert isinstance(translated, ProviderRejected)
-        assert translated.code == "idempotency_error"
-        assert translated.http_status == 400
-
-    def test_permission_error(self) -> None:
-        translated = _translate(stripe.PermissionError("no", None, 403))
-        assert isinstance(translated, ProviderRejected)
-        assert translated.code == "permission_denied"
-        assert translated.http_status == 403
-
-    def test_authentication_error_never_repeats_the_key(self) -> None:
-        message = f"Invalid API Key provided: {SECRET_KEY}"
-        translated = _translate(stripe.AuthenticationError(message, None, 401))
-        assert isinstance(translated, ProviderRejected)
-        assert translated.http_status == 401
-        assert SECRET_KEY not in str(translated)
-        assert SECRET_KEY not in translated.message
-
     def test_keys_in_other_messages_are_redacted(self) -> None:
         error = stripe.InvalidRequestError(f"bad key {SECRET_KEY} and whsec_abc", None)
         translated = _translate(error)
         assert isinstance(translated, ProviderRejected)
         assert SECRET_KEY not in translated.message
         assert "whsec_abc" not in translated.message
+
+
+class TestOutcomeUnknown:
+    """Answers that prove nothing about the operation: never a reason to fail it."""
+
+    def test_idempotency_error(self) -> None:
+        body = stripe_error_body("idempotency_error", "Keys for idempotent requests ...")
+        error = stripe.IdempotencyError("Keys for idempotent requests ...", None, 400, body, {})
+        translated = _translate(error)
+        assert isinstance(translated, ProviderUnavailable)
+        assert translated.code == "idempotency_error"
+
+    def test_permission_error(self) -> None:
+        """A restricted key may lack this permission now and have had it before."""
+        translated = _translate(stripe.PermissionError("no", None, 403))
+        assert isinstance(translated, ProviderUnavailable)
+        assert translated.code == "permission_denied"
+
+    def test_authentication_error_never_repeats_the_key(self) -> None:
+        """A rotated key: the operation may well have been done under the previous one."""
+        message = f"Invalid API Key provided: {SECRET_KEY}"
+        translated = _translate(stripe.AuthenticationError(message, None, 401))
+        assert isinstance(translated, ProviderUnavailable)
+        assert translated.code == "authentication_failed"
+        assert SECRET_KEY not in str(translated)
+        assert SECRET_KEY not in translated.message
+
+    @pytest.mark.parametrize("status", [401, 403, 408, 409, 429])
+    def test_generic_errors_with_an_unknown_outcome(self, status: int) -> None:
+        translated = _translate(stripe.StripeError("odd", None, status))
+        assert isinstance(translated, ProviderUnavailable)
+
+    def test_a_generic_client_error_is_a_refusal(self) -> None:
+        translated = _translate(stripe.StripeError("odd", None, 400))
+        assert isinstance(translated, ProviderRejected)
 
 
 class TestUnavailable:
