@@ -96,7 +96,10 @@ def upgrade() -> None:
         "payments",
         sa.Column("reconcile_attempts", sa.Integer(), server_default="0", nullable=False),
     )
-    op.execute(f"UPDATE payments SET next_reconcile_at = updated_at WHERE {OPEN}")
+    op.execute(
+        "UPDATE payments SET next_reconcile_at = updated_at "
+        "WHERE status NOT IN ('succeeded', 'failed', 'canceled', 'expired')"
+    )
     op.create_index(
         "ix_payments_reconcile_due",
         "payments",
