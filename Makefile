@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test check lint format typecheck pytest openapi migrate sandbox bench clean
+.PHONY: dev test check lint format typecheck pytest openapi migrate sandbox bench mutate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,9 @@ sandbox: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+mutate: $(STAMP)
+	$(BIN)/python -m mutation.run
 
 clean:
 	rm -rf $(VENV) .data .mypy_cache .ruff_cache

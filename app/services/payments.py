@@ -150,9 +150,15 @@ class PaymentService:
                 inserted = payment is None
                 if payment is None:
                     payment = self._insert(session, request, channel, token)
-                elif _same_request(payment, request, channel):
-                    await repo.add_client_token(payment.id, token_digest(token))
-            if not inserted and not _same_request(payment, request, channel):
+            same = inserted or _same_request(payment, request, channel)
+            if not inserted and same:
+                # Not under the order's lock: a webhook holding this payment's row may be
+                # waiting for that lock.
+                async with transaction(self.sessionmaker) as session:
+                    await PaymentRepository(session).add_client_token(
+                        payment.id, token_digest(token)
+                    )
+            if not same:
                 if payment.status == PaymentStatus.PROCESSING:
                     raise errors.PaymentProcessing(
                         f"Payment {payment.id} for this order is processing",
