@@ -17,7 +17,9 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+from pydantic import ValidationError
 
+from app.api.protocols import HTTP_PROTOCOL
 from app.core.db import resolve_database_url
 from app.core.migrations import upgrade_to_head
 from app.core.settings import ConfigurationError, Settings
@@ -27,12 +29,38 @@ SANDBOX_SECRET_KEY = "sk_test_sandbox"  # noqa: S105  (the offline sandbox's own
 SANDBOX_PUBLISHABLE_KEY = "pk_test_sandbox"
 
 
+class Refused(Exception):
+    """A setting is unsafe or unreadable; the message names the variable."""
+
+
+def _settings(**overrides: object) -> Settings:
+    """The settings, checked, or Refused with every problem named (never a traceback)."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+        settings.check_startup()
+    except ConfigurationError as exc:
+        raise Refused(str(exc)) from None
+    except ValidationError as exc:
+        named = "; ".join(
+            f"PAYMENTS_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            if e["loc"]
+            else str(e["msg"])
+            for e in exc.errors(include_input=False)
+        )
+        raise Refused(named) from None
+    return settings
+
+
+def _refuse(exc: Refused) -> int:
+    print(f"payments-service: refusing to start: {exc}", file=sys.stderr)
+    return 2
+
+
 def _serve(args: argparse.Namespace) -> int:
     try:
-        Settings().check_startup()
-    except ConfigurationError as exc:
-        print(f"payments-service: refusing to start: {exc}", file=sys.stderr)
-        return 2
+        _settings()
+    except Refused as exc:
+        return _refuse(exc)
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -41,6 +69,9 @@ def _serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         proxy_headers=True,
         log_level=args.log_level,
+        # Ours redacts credentials (app.api.access_log); uvicorn's prints query strings.
+        access_log=False,
+        http=HTTP_PROTOCOL,
     )
     return 0
 
@@ -50,15 +81,18 @@ def _worker(args: argparse.Namespace) -> int:
 
     names = tuple(args.only or WORKERS)
     try:
-        asyncio.run(run_worker_process(Settings(), names))
-    except ConfigurationError as exc:
-        print(f"payments-service: refusing to start: {exc}", file=sys.stderr)
-        return 2
+        asyncio.run(run_worker_process(_settings(), names))
+    except Refused as exc:
+        return _refuse(exc)
     return 0
 
 
 def _migrate(_: argparse.Namespace) -> int:
-    url = resolve_database_url(Settings())
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        return _refuse(Refused(str(exc)))
+    url = resolve_database_url(settings)
     asyncio.run(upgrade_to_head(url))
     print("database migrated to head")
     return 0
@@ -134,7 +168,14 @@ def _dev(args: argparse.Namespace) -> int:
         # uvicorn re-raises the signal that stopped it; stop the sandbox on the way out.
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: sys.exit(0))
-        uvicorn.run(create_app(settings), host="127.0.0.1", port=args.port, log_level="info")
+        uvicorn.run(
+            create_app(settings),
+            host="127.0.0.1",
+            port=args.port,
+            log_level="info",
+            access_log=False,
+            http=HTTP_PROTOCOL,
+        )
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=10)

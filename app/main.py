@@ -10,6 +10,8 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from app.api import problems
+from app.api.access_log import AccessLog
+from app.api.failures import LastResort
 from app.api.limits import BodySizeLimit
 from app.api.routers import events, health, payments, public, refunds, webhooks
 from app.container import build_container
@@ -29,6 +31,9 @@ def operation_id(route: APIRoute) -> str:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     resolved = settings or Settings()
+    if not logging.getLogger().handlers:
+        # A uvicorn worker process configures only uvicorn's own loggers.
+        logging.basicConfig(level=resolved.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -43,22 +48,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await workers.stop()
             await container.aclose()
 
+    docs = resolved.api_docs_enabled
     app = FastAPI(
         title=API_TITLE,
         version=API_VERSION,
         description="Payments for the order service: Stripe and Ping++ behind one API.",
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
+        responses=problems.responses(),
+        # No redirects at all: a trailing-slash redirect would echo the request's Host.
+        redirect_slashes=False,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     problems.install(app)
-    for router in (
+    routers = (
         payments.router,
         refunds.router,
         events.router,
         public.router,
         webhooks.router,
         health.router,
-    ):
+    )
+    for router in routers:
         app.include_router(router)
+    app.state.method_index = problems.method_index(routers)
+    # Innermost first: the body is read whole before any route; whatever escapes the
+    # routes and their handlers is answered by LastResort; the access log sees it all.
     app.add_middleware(BodySizeLimit, max_bytes=resolved.max_body_bytes)
+    app.add_middleware(LastResort)
+    app.add_middleware(AccessLog)
     return app

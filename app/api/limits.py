@@ -1,17 +1,18 @@
-"""Refuse oversized bodies before anything reads them."""
+"""Refuse oversized and malformed bodies before anything reads them."""
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.problems import problem_response
+from app.api.problems import from_app_error
 from app.core import errors
 
 
 class BodySizeLimit:
     """The whole body is read (up to the limit) before the app runs, so a body that turns
     out too large, with or without a Content-Length, is refused before any handler has
-    acted on part of it."""
+    acted on part of it. A JSON body must be UTF-8: `json.loads` would also take UTF-16
+    and a byte order mark, and store what the caller never meant to send."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -41,6 +42,9 @@ class BodySizeLimit:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        if body and _declares_json(scope) and not _is_utf8_json_text(body):
+            await _problem(errors.MalformedBody(), scope, receive, send)
+            return
         replayed = False
 
         async def replay() -> Message:
@@ -54,10 +58,28 @@ class BodySizeLimit:
         await self.app(scope, replay, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem_response(
-            status=errors.RequestTooLarge.status,
-            code=errors.RequestTooLarge.code,
-            title=errors.RequestTooLarge.title,
-            detail=f"The body may be at most {self.max_bytes} bytes",
-        )
-        await response(scope, receive, send)
+        error = errors.RequestTooLarge(f"The body may be at most {self.max_bytes} bytes")
+        await _problem(error, scope, receive, send)
+
+
+async def _problem(error: errors.AppError, scope: Scope, receive: Receive, send: Send) -> None:
+    await from_app_error(error)(scope, receive, send)
+
+
+def _declares_json(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            media_type: bytes = value.split(b";", 1)[0].strip().lower()
+            return media_type == b"application/json" or media_type.endswith(b"+json")
+    # FastAPI parses a body without a Content-Type as JSON too.
+    return True
+
+
+def _is_utf8_json_text(body: bytes) -> bool:
+    if body.startswith(b"\xef\xbb\xbf") or b"\x00" in body:
+        return False
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

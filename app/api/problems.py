@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from app.core import errors
 
@@ -99,29 +103,52 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 400: "bad_request"}
+_HTTP_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    401: "unauthorized",
+    400: "bad_request",
+    415: "unsupported_media_type",
+}
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+MethodIndex = list[tuple[re.Pattern[str], frozenset[str]]]
+
+
+def method_index(routers: Iterable[APIRouter]) -> MethodIndex:
+    """Each route's path pattern and methods, read once when the app is built."""
+    index: MethodIndex = []
+    for router in routers:
+        for route in router.routes:
+            if isinstance(route, APIRoute):
+                pattern, _, _ = compile_path(route.path)
+                index.append((pattern, frozenset(route.methods or ())))
+    return index
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method of every route at this path (Starlette's 405 names only those of the
+    first route it tried, one of several a path may have)."""
+    index: MethodIndex = getattr(request.app.state, "method_index", [])
+    path = request.url.path
+    return sorted({m for pattern, methods in index if pattern.match(path) for m in methods})
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+        if request.method == "OPTIONS":
+            # OPTIONS is answered for every path: what may be asked of it.
+            return Response(status_code=204, headers=headers)
     code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
     return problem_response(
         status=exc.status_code,
         code=code,
         title=str(exc.detail),
         detail=str(exc.detail),
-        headers=dict(exc.headers) if exc.headers else None,
-    )
-
-
-async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-    logger.exception("unhandled error", extra={"path": request.url.path})
-    return problem_response(
-        status=500,
-        code="internal_error",
-        title="Internal error",
-        detail="The service failed to handle this request; it has been logged.",
-        retryable=True,
+        headers=headers or None,
     )
 
 
@@ -129,13 +156,30 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(errors.AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unhandled)
+
+
+class BadRequest(errors.AppError):
+    """FastAPI's own answer to a body it cannot parse at all."""
+
+    status = 400
+    code = "bad_request"
+    title = "There was an error parsing the body"
+
+
+# What any route may answer, whatever it does: documented on every operation.
+EVERY_ROUTE: tuple[type[errors.AppError], ...] = (
+    errors.ValidationFailed,
+    BadRequest,
+    errors.MalformedBody,
+    errors.RequestTooLarge,
+    errors.DatabaseUnavailable,
+)
 
 
 def responses(*error_types: type[errors.AppError]) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` for a route: each status with the codes it may carry."""
     by_status: dict[int, list[type[errors.AppError]]] = defaultdict(list)
-    listed: tuple[type[errors.AppError], ...] = (errors.ValidationFailed, *error_types)
+    listed = tuple(dict.fromkeys((*EVERY_ROUTE, *error_types)))
     for error_type in listed:
         by_status[error_type.status].append(error_type)
     return {

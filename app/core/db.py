@@ -70,7 +70,10 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_seconds,
         pool_pre_ping=True,
+        # Statements' parameters stay out of every error and log line: they hold tokens.
+        hide_parameters=True,
         connect_args=connect_args,
     )
 

@@ -88,6 +88,12 @@ class CurrencyNotSupported(ValidationFailed):
     title = "The payment channel does not accept this currency"
 
 
+class MalformedBody(AppError):
+    status = 400
+    code = "malformed_body"
+    title = "A JSON body must be UTF-8 text, without a byte order mark or NUL bytes"
+
+
 class RequestTooLarge(AppError):
     status = 413
     code = "request_too_large"
@@ -124,6 +130,13 @@ class OrderAlreadyPaid(Conflict):
 class ConcurrentUpdate(Conflict):
     code = "concurrent_update"
     title = "Another request changed this order's payment at the same time; retry"
+    retryable = True
+
+
+class DatabaseUnavailable(AppError):
+    status = 503
+    code = "database_unavailable"
+    title = "The database cannot be reached; retry shortly"
     retryable = True
 
 

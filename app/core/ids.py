@@ -8,6 +8,8 @@ import secrets
 import time
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
+# The 26 characters after an id's prefix (`pay_`, `rf_`, `evt_`).
+ID_BODY_PATTERN = "[0-9a-hjkmnp-tv-z]{26}"
 
 
 def _encode(value: int, length: int) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from pathlib import Path
@@ -16,6 +17,18 @@ Environment = Literal["development", "production"]
 DEFAULT_STRIPE_API_BASE = "https://api.stripe.com"
 _PLACEHOLDER = re.compile(r"(change[-_]?me|placeholder|example|xxx|your[-_])", re.IGNORECASE)
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
+# Every secret-looking value this repository publishes (.env.example, the README, `dev`,
+# the sandboxes): a deployment that uses one has no secret at all.
+PUBLISHED_SAMPLES: frozenset[str] = frozenset(
+    {
+        "dev_local_api_key_do_not_use_in_production",
+        "change-me-to-a-long-random-key",
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "whsec_change_me",
+        "sk_test_sandbox",
+        "pk_test_sandbox",
+    }
+)
 
 CHANNELS = (
     "stripe",
@@ -134,6 +147,11 @@ class Settings(BaseSettings):
         default=False, description="run migrations at startup (dev; production uses a job)"
     )
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=50_000_000)
+    api_docs: bool | None = Field(
+        default=None,
+        description="serve /docs, /redoc and /openapi.json; unset: in development only",
+    )
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     log_level: str = "INFO"
 
     @field_validator(
@@ -147,6 +165,24 @@ class Settings(BaseSettings):
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator(
+        "database_url",
+        "stripe_secret_key",
+        "stripe_publishable_key",
+        "notification_url",
+        "notification_secret",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `PAYMENTS_DATABASE_URL=` in a compose file means "not set", not "the empty URL".
+        if (
+            isinstance(value, str | SecretStr)
+            and not str(value.get_secret_value() if isinstance(value, SecretStr) else value).strip()
+        ):
+            return None
+        return value
 
     @field_validator("api_key_hashes")
     @classmethod
@@ -174,6 +210,10 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def api_docs_enabled(self) -> bool:
+        return self.api_docs if self.api_docs is not None else self.environment != "production"
+
+    @property
     def stripe_livemode(self) -> bool:
         key = self.stripe_secret_key.get_secret_value() if self.stripe_secret_key else ""
         return key.startswith(("sk_live_", "rk_live_"))
@@ -191,57 +231,104 @@ class Settings(BaseSettings):
             problems.append(
                 "PAYMENTS_API_KEYS (or PAYMENTS_API_KEY_HASHES) must name at least one key"
             )
+        if self.stripe_publishable_key and not self.stripe_publishable_key.startswith("pk_"):
+            # It is handed to every browser by /v1/public/config.
+            problems.append("PAYMENTS_STRIPE_PUBLISHABLE_KEY is not a publishable (pk_) key")
         if any(c.startswith("stripe") for c in self.enabled_channels):
             problems.extend(self._stripe_problems())
         problems.extend(self._notification_problems())
-        if self.environment == "production" and self.database_url is None:
-            problems.append("PAYMENTS_DATABASE_URL is not set (no embedded database in production)")
+        if self.environment == "production":
+            problems.extend(self._production_problems())
         if problems:
             raise ConfigurationError("; ".join(problems))
 
     def _notification_problems(self) -> list[str]:
         secret = self.notification_secret.get_secret_value() if self.notification_secret else ""
-        if self.notification_url and not secret.startswith("whsec_"):
-            return ["PAYMENTS_NOTIFICATION_SECRET must be a whsec_... secret when "
-                    "PAYMENTS_NOTIFICATION_URL is set"]  # fmt: skip
-        if self.environment == "production" and not self.notification_url:
-            return ["PAYMENTS_NOTIFICATION_URL is not set: the order service would hear nothing"]
+        if self.notification_url and not _is_standard_webhooks_secret(secret):
+            return [
+                "PAYMENTS_NOTIFICATION_SECRET must be a whsec_ secret (whsec_ and the base64 "
+                "of at least 24 random bytes) when PAYMENTS_NOTIFICATION_URL is set"
+            ]
         return []
 
     def _stripe_problems(self) -> list[str]:
         problems: list[str] = []
-        secret = self.stripe_secret_key.get_secret_value() if self.stripe_secret_key else ""
-        production = self.environment == "production"
-        if not secret:
+        if self.stripe_secret_key is None:
             problems.append("PAYMENTS_STRIPE_SECRET_KEY is not set")
-        elif production and _PLACEHOLDER.search(secret):
-            problems.append("PAYMENTS_STRIPE_SECRET_KEY is a placeholder")
         if not self.stripe_publishable_key:
             problems.append("PAYMENTS_STRIPE_PUBLISHABLE_KEY is not set")
         if not self.stripe_webhook_secrets:
             problems.append("PAYMENTS_STRIPE_WEBHOOK_SECRETS is not set")
-        if not production:
-            return problems
-        for s in self.stripe_webhook_secrets:
-            if not s.get_secret_value() or _PLACEHOLDER.search(s.get_secret_value()):
+        return problems
+
+    def _production_problems(self) -> list[str]:
+        problems: list[str] = []
+        if self.database_url is None:
+            problems.append("PAYMENTS_DATABASE_URL is not set (no embedded database in production)")
+        if not self.notification_url:
+            problems.append(
+                "PAYMENTS_NOTIFICATION_URL is not set: the order service would hear nothing"
+            )
+        elif self.notification_secret and _is_sample(self.notification_secret.get_secret_value()):
+            problems.append("PAYMENTS_NOTIFICATION_SECRET is a published sample")
+        for key in self.api_keys:
+            if not _is_strong_secret(key.get_secret_value()):
                 problems.append(
-                    "PAYMENTS_STRIPE_WEBHOOK_SECRETS holds an empty or placeholder secret"
+                    "PAYMENTS_API_KEYS holds a short, guessable or published key (use at "
+                    "least 32 random characters)"
                 )
-        for k in self.api_keys:
-            if len(k.get_secret_value()) < 24 or _PLACEHOLDER.search(k.get_secret_value()):
-                problems.append("PAYMENTS_API_KEYS holds a short or placeholder key")
+                break
+        if any(c.startswith("stripe") for c in self.enabled_channels):
+            problems.extend(self._stripe_production_problems())
+        return problems
+
+    def _stripe_production_problems(self) -> list[str]:
+        problems: list[str] = []
+        mode = "(live|test)" if self.allow_test_keys_in_production else "live"
+        secret = self.stripe_secret_key.get_secret_value() if self.stripe_secret_key else ""
+        if secret and (not re.fullmatch(rf"(sk|rk)_{mode}_[A-Za-z0-9]{{20,}}", secret)
+                       or _is_sample(secret)):  # fmt: skip
+            problems.append(_key_shape("PAYMENTS_STRIPE_SECRET_KEY", "sk_live_/rk_live_", mode))
+        publishable = self.stripe_publishable_key or ""
+        if publishable and (not re.fullmatch(rf"pk_{mode}_[A-Za-z0-9]{{20,}}", publishable)
+                            or _is_sample(publishable)):  # fmt: skip
+            problems.append(_key_shape("PAYMENTS_STRIPE_PUBLISHABLE_KEY", "pk_live_", mode))
+        for webhook_secret in self.stripe_webhook_secrets:
+            value = webhook_secret.get_secret_value()
+            if not re.fullmatch(r"whsec_[A-Za-z0-9+/=]{32,}", value) or _is_sample(value):
+                problems.append(
+                    "PAYMENTS_STRIPE_WEBHOOK_SECRETS holds a value that is not a Stripe "
+                    "signing secret (whsec_ and 32 or more characters)"
+                )
+                break
         host = urlsplit(self.stripe_api_base).hostname or ""
         if self.stripe_api_base != DEFAULT_STRIPE_API_BASE or host in _LOOPBACK_HOSTS:
             problems.append(
                 "PAYMENTS_STRIPE_API_BASE points at a sandbox; production talks to "
                 + DEFAULT_STRIPE_API_BASE
             )
-        test_mode = secret.startswith(("sk_test_", "rk_test_")) or (
-            self.stripe_publishable_key or ""
-        ).startswith("pk_test_")
-        if test_mode and not self.allow_test_keys_in_production:
-            problems.append(
-                "PAYMENTS_STRIPE_SECRET_KEY / PAYMENTS_STRIPE_PUBLISHABLE_KEY are test-mode keys; "
-                "set PAYMENTS_ALLOW_TEST_KEYS_IN_PRODUCTION=true to allow them"
-            )
         return problems
+
+
+def _key_shape(variable: str, expected: str, mode: str) -> str:
+    allowed = "" if mode == "live" else " (test keys are allowed)"
+    return f"{variable} is not a Stripe key of the right kind: {expected}...{allowed}"
+
+
+def _is_sample(value: str) -> bool:
+    return value in PUBLISHED_SAMPLES or bool(_PLACEHOLDER.search(value))
+
+
+def _is_strong_secret(value: str) -> bool:
+    """Long, with the spread of characters of a random string, and nobody's sample."""
+    return len(value) >= 32 and len(set(value)) >= 12 and not _is_sample(value)
+
+
+def _is_standard_webhooks_secret(value: str) -> bool:
+    if not value.startswith("whsec_"):
+        return False
+    try:
+        key = base64.b64decode(value.removeprefix("whsec_"), validate=True)
+    except ValueError:
+        return False
+    return len(key) >= 24

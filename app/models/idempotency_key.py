@@ -20,7 +20,7 @@ class IdempotencyKey(Base):
     __tablename__ = "idempotency_keys"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    # The caller's API-key digest: two callers never see each other's keys.
+    # The caller's API-key digest and the route: a key is one caller's, for one route.
     owner: Mapped[str] = mapped_column(String(64))
     key: Mapped[str] = mapped_column(String(255))
     request_method: Mapped[str] = mapped_column(String(8))
@@ -34,4 +34,4 @@ class IdempotencyKey(Base):
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
-    __table_args__ = (UniqueConstraint("owner", "key"),)
+    __table_args__ = (UniqueConstraint("owner", "request_method", "request_path", "key"),)

@@ -5,12 +5,14 @@ Adapters turn their SDK's objects and errors into these neutral types at the bou
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from app.core import money
+from app.core.ids import ID_BODY_PATTERN
 from app.core.money import AmountOutOfRange
 from app.core.statuses import PaymentStatus, RefundStatus
 
@@ -33,7 +35,9 @@ __all__ = [
     "WebhookMalformed",
     "WebhookSignatureMissing",
     "WebhookVerificationFailed",
+    "check_storable",
     "money",
+    "our_id",
 ]
 
 
@@ -134,6 +138,41 @@ class ProviderEvent:
     livemode: bool = False
 
 
+# One rule for the ids a provider sends us (events, objects): what Stripe and Ping++ use,
+# and what fits the columns that keep them; anything else is a malformed event.
+PROVIDER_ID = re.compile(r"[A-Za-z0-9_]{1,255}")
+EVENT_TYPE = re.compile(r"[a-z0-9_.]{1,128}")
+# Deeper than any real event; JSON nested 100,000 deep would exhaust the recursion limit.
+MAX_EVENT_DEPTH = 64
+_OUR_ID = re.compile(rf"[a-z]{{2,4}}_{ID_BODY_PATTERN}")
+
+
+def our_id(value: object) -> str | None:
+    """An id of ours read back from a provider object's metadata, or None."""
+    return value if isinstance(value, str) and _OUR_ID.fullmatch(value) else None
+
+
+def check_storable(value: object, depth: int = 0) -> None:
+    """ValueError unless `value` (decoded JSON) can be kept as it is: no NUL, no lone
+    surrogate (PostgreSQL's JSONB takes neither), at most MAX_EVENT_DEPTH deep."""
+    if depth > MAX_EVENT_DEPTH:
+        raise ValueError(f"nested more than {MAX_EVENT_DEPTH} deep")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("a string holds a NUL character")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("a string holds a lone surrogate") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_storable(key, depth + 1)
+            check_storable(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            check_storable(item, depth + 1)
+
+
 class ProviderError(Exception):
     def __init__(self, message: str, *, provider: str) -> None:
         self.message = message
@@ -190,6 +229,9 @@ class WebhookMalformed(ProviderError):
 
 class PaymentProvider(Protocol):
     name: str
+    # Whether this deployment's credentials are live ones: an event from the other mode is
+    # kept and acknowledged, never applied.
+    livemode: bool
     # What `CreatePayment.method` may be (`payment_intent`, `alipay_qr`, ...).
     methods: frozenset[str]
 

@@ -52,7 +52,14 @@ class IdempotencyKeyRepository:
                 created_at=_clock(),
                 expires_at=_clock() + ttl,
             )
-            .on_conflict_do_nothing(index_elements=[IdempotencyKey.owner, IdempotencyKey.key])
+            .on_conflict_do_nothing(
+                index_elements=[
+                    IdempotencyKey.owner,
+                    IdempotencyKey.request_method,
+                    IdempotencyKey.request_path,
+                    IdempotencyKey.key,
+                ]
+            )
             .returning(IdempotencyKey.id, IdempotencyKey.locked_until)
         )
         row = (await self.session.execute(stmt)).one_or_none()
@@ -62,11 +69,18 @@ class IdempotencyKeyRepository:
         assert locked_until is not None
         return row_id, locked_until
 
-    async def get_for_update(self, owner: str, key: str) -> tuple[IdempotencyKey, datetime] | None:
+    async def get_for_update(
+        self, owner: str, method: str, path: str, key: str
+    ) -> tuple[IdempotencyKey, datetime] | None:
         """The row, locked, with the database's time at the moment it was read."""
         stmt = (
             select(IdempotencyKey, _clock())
-            .where(IdempotencyKey.owner == owner, IdempotencyKey.key == key)
+            .where(
+                IdempotencyKey.owner == owner,
+                IdempotencyKey.request_method == method,
+                IdempotencyKey.request_path == path,
+                IdempotencyKey.key == key,
+            )
             .with_for_update(of=IdempotencyKey)
         )
         row = (await self.session.execute(stmt)).one_or_none()

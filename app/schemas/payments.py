@@ -5,18 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    EmailStr,
-    Field,
-    StrictInt,
-    StringConstraints,
-)
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictInt
 
-from app.core.money import MAX_AMOUNT, is_known_currency
+from app.core.money import MAX_AMOUNT
 from app.core.statuses import PaymentStatus, RefundState
+from app.schemas.types import CurrencyCode, Description, Metadata, OrderId, Url
 
 if TYPE_CHECKING:
     PaymentStatusName = str
@@ -27,29 +20,6 @@ else:
     RefundStateName = Literal[tuple(state.value for state in RefundState)]
 
 
-def _currency(value: str) -> str:
-    # ASCII letters only: str.upper() turns the long s and the dotless i into S and I,
-    # so "u\u017fd" would become USD.
-    if not (value.isascii() and value.isalpha()):
-        raise ValueError(f"{value!r} is not an ISO-4217 currency code")
-    code = value.upper()
-    if not is_known_currency(code):
-        raise ValueError(f"unknown ISO-4217 currency {value!r}")
-    return code
-
-
-def _metadata(value: dict[str, str]) -> dict[str, str]:
-    if len(value) > 40:
-        raise ValueError("at most 40 metadata keys")
-    for key, item in value.items():
-        if not key or len(key) > 40 or key.startswith("payments_"):
-            raise ValueError(f"metadata key {key!r}: 1-40 characters, not starting with payments_")
-        if len(item) > 500:
-            raise ValueError(f"metadata value for {key!r} is longer than 500 characters")
-    return value
-
-
-Currency = Annotated[str, StringConstraints(min_length=3, max_length=3), AfterValidator(_currency)]
 Amount = Annotated[
     StrictInt,
     Field(
@@ -58,8 +28,6 @@ Amount = Annotated[
         description="integer, ISO-4217 minor units; each channel's own limits apply too",
     ),
 ]
-Metadata = Annotated[dict[str, str], AfterValidator(_metadata)]
-Url = Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://")]
 
 
 class StrictModel(BaseModel):
@@ -67,16 +35,17 @@ class StrictModel(BaseModel):
 
 
 class PaymentCreate(StrictModel):
-    order_id: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    order_id: OrderId
     amount: Amount
-    currency: Currency = Field(description="ISO-4217, e.g. USD, JPY")
+    currency: CurrencyCode = Field(description="ISO-4217, in capitals: USD, JPY, KWD")
     payment_channel: str | None = Field(
         default=None,
         max_length=64,
+        pattern=r"^[a-z_]+(:[a-z_]+)?$",
         description="`stripe`, `stripe:checkout_session`, `pingxx:alipay_qr`, ...; "
         "default from settings",
     )
-    description: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    description: Description | None = None
     customer_email: EmailStr | None = None
     metadata: Metadata = Field(default_factory=dict)
     return_url: Url | None = None

@@ -1,6 +1,7 @@
 """Idempotency-Key: the first complete answer to a request is kept and replayed.
 
-A key is scoped to its owner (the caller's API-key digest). `begin` either replays a
+A key is scoped to its owner (the caller's API-key digest) and its route (method and
+path): one key string may serve a `/sync` and a `/cancel`. `begin` either replays a
 stored answer or hands out a lease: the row is marked in flight with `locked_until`, and
 no row lock is held while the handler runs, because handlers call payment providers and
 a provider call never sits inside an open transaction. The lease's `locked_until` is
@@ -111,7 +112,7 @@ class IdempotencyService:
                 if inserted is not None:
                     row_id, locked_until = inserted
                     return Lease(row_id, owner, key, locked_until)
-                found = await repository.get_for_update(owner, key)
+                found = await repository.get_for_update(owner, method, path, key)
                 if found is None:
                     continue
                 record, now = found

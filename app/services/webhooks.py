@@ -57,6 +57,7 @@ class Outcome(StrEnum):
     UNKNOWN_PAYMENT = "unknown_payment"
     UNHANDLED_TYPE = "unhandled_type"
     DUPLICATE = "duplicate"
+    OTHER_MODE = "livemode_mismatch"  # a test event in a live deployment, or the reverse
 
 
 _DECISION_OUTCOME = {
@@ -115,8 +116,10 @@ class WebhookService:
             raise errors.WebhookPayloadInvalid(payment_channel=provider_name) from exc
 
     async def handle(self, provider_name: str, event: ProviderEvent) -> Outcome:
+        other_mode = event.livemode != self.registry.get(provider_name).livemode
         async with transaction(self.sessionmaker) as session:
-            await WebhookEventRepository(session).insert_once(
+            inbox = WebhookEventRepository(session)
+            await inbox.insert_once(
                 provider=provider_name,
                 event_id=event.event_id,
                 event_type=event.event_type,
@@ -125,6 +128,13 @@ class WebhookService:
                 provider_created_at=event.created_at,
                 retry_in=INBOX_RETRY_BASE,
             )
+            if other_mode:
+                # A test-mode event reaching a live deployment (or the reverse): kept for
+                # the record and acknowledged, so the provider stops sending it; never applied.
+                row = await inbox.get_for_update(provider_name, event.event_id)
+                if row.processed_at is not None:
+                    return Outcome.DUPLICATE
+                return _finish(row, Outcome.OTHER_MODE)
         return await self._process(provider_name, event)
 
     async def retry(self, row: WebhookEvent) -> Outcome:

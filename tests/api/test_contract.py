@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.core.ids import new_id
 from app.core.settings import Settings
 from app.main import create_app
 
@@ -172,9 +173,14 @@ class TestBadInput:
         assert response.json()["code"] == "validation_error"
 
     async def test_unknown_payment_is_404_problem(self, api: httpx.AsyncClient) -> None:
-        response = await api.get("/v1/payments/pay_doesnotexist")
+        response = await api.get(f"/v1/payments/{new_id('pay')}")
         assert response.status_code == 404
         assert response.json()["code"] == "payment_not_found"
+
+    async def test_a_malformed_id_is_422_before_any_query(self, api: httpx.AsyncClient) -> None:
+        response = await api.get("/v1/payments/pay_doesnotexist")
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["loc"] == ["path", "payment_id"]
 
     async def test_unknown_route_is_a_problem_too(self, api: httpx.AsyncClient) -> None:
         response = await api.get("/v1/nothing-here")

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from app.core.db import transaction
+from app.core.ids import new_id
 from app.models import OutboxEvent, Payment
 from app.providers.base import PaymentStatus
 from app.services.payment_updates import PaymentPolicy, PaymentUpdater
@@ -107,7 +108,7 @@ class TestPaymentEvents:
             )
         ).json()
         assert len(rest["data"]) == 1
-        assert (await api.get("/v1/events/evt_nope")).json()["code"] == "event_not_found"
+        assert (await api.get(f"/v1/events/{new_id('evt')}")).json()["code"] == "event_not_found"
 
 
 class TestRefundEvents:
@@ -168,7 +169,7 @@ class TestRedeliver:
         assert response.json()["next_attempt_at"] is not None
 
     async def test_unknown_event(self, api: httpx.AsyncClient) -> None:
-        response = await api.post("/v1/events/evt_nope/redeliver")
+        response = await api.post(f"/v1/events/{new_id('evt')}/redeliver")
         assert response.status_code == 404
         assert response.json()["code"] == "event_not_found"
 

@@ -223,12 +223,17 @@ class TestReuse:
         assert reused.json()["retryable"] is False
         assert calls["create"] == 1
 
-    async def test_the_same_key_on_another_route_is_a_422(self, client: httpx.AsyncClient) -> None:
+    async def test_a_key_is_scoped_to_its_route(
+        self, client: httpx.AsyncClient, calls: Counter[str]
+    ) -> None:
+        """One key string serves two routes (a `/sync` then a `/cancel`): each its own."""
         headers = key_header()
-        await client.post("/things/thing_1/cancel", headers=headers)
-        reused = await client.post("/things/thing_2/cancel", headers=headers)
-        assert reused.status_code == 422
-        assert reused.json()["code"] == "idempotency_key_reused"
+        first = await client.post("/things/thing_1/cancel", headers=headers)
+        other = await client.post("/things/thing_2/cancel", headers=headers)
+        assert (first.status_code, other.status_code) == (200, 200)
+        assert "Idempotent-Replayed" not in other.headers
+        again = await client.post("/things/thing_2/cancel", headers=headers)
+        assert again.headers["Idempotent-Replayed"] == "true"
 
     async def test_a_body_refused_by_validation_does_not_take_the_key(
         self, client: httpx.AsyncClient, calls: Counter[str]

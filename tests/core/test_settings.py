@@ -1,3 +1,4 @@
+import base64
 import re
 from pathlib import Path
 
@@ -11,12 +12,12 @@ ROOT = Path(__file__).resolve().parents[2]
 LIVE = {
     "environment": "production",
     "database_url": "postgresql://payments:pw@db:5432/payments",
-    "api_keys": "k" * 40,
-    "stripe_secret_key": "sk_live_" + "a" * 24,
-    "stripe_publishable_key": "pk_live_" + "a" * 24,
-    "stripe_webhook_secrets": "whsec_" + "b" * 32,
+    "api_keys": "Zq8vX2mN4pL7rT1wY9bK3cF6hJ0sD5gA_live",
+    "stripe_secret_key": "sk_live_51Hx8KqLm2Nv9PzRw4Ty6Ub3Ic7Od0",
+    "stripe_publishable_key": "pk_live_51Hx8KqLm2Nv9PzRw4Ty6Ub3Ic7Od0",
+    "stripe_webhook_secrets": "whsec_9pQ2rT7vX1zB4nM6kL8jH3gF5dS0aW2e",
     "notification_url": "https://orders.internal/payment-events",
-    "notification_secret": "whsec_" + "c" * 32,
+    "notification_secret": "whsec_" + base64.b64encode(b"0123456789abcdefghijklmn").decode(),
 }
 
 
@@ -53,6 +54,32 @@ class TestProductionRefusals:
             ({"notification_url": None}, "PAYMENTS_NOTIFICATION_URL"),
             ({"notification_secret": None}, "PAYMENTS_NOTIFICATION_SECRET"),
             ({"notification_secret": "plain"}, "PAYMENTS_NOTIFICATION_SECRET"),
+            # The reproductions: each of these used to start.
+            ({"stripe_secret_key": "hello"}, "PAYMENTS_STRIPE_SECRET_KEY"),
+            (
+                {"stripe_publishable_key": "sk_live_51Hx8KqLm2Nv9PzRw4Ty6Ub3Ic7Od0"},
+                "PAYMENTS_STRIPE_PUBLISHABLE_KEY",
+            ),
+            ({"stripe_webhook_secrets": "whsec_a"}, "PAYMENTS_STRIPE_WEBHOOK_SECRETS"),
+            ({"stripe_webhook_secrets": "secret123"}, "PAYMENTS_STRIPE_WEBHOOK_SECRETS"),
+            (
+                {"api_keys": "dev_local_api_key_do_not_use_in_production"},
+                "PAYMENTS_API_KEYS",
+            ),
+            (
+                {"notification_secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
+                "PAYMENTS_NOTIFICATION_SECRET",
+            ),
+            ({"database_url": ""}, "PAYMENTS_DATABASE_URL"),
+            ({"api_keys": "a" * 40}, "PAYMENTS_API_KEYS"),
+            (
+                {"stripe_secret_key": "pk_live_51Hx8KqLm2Nv9PzRw4Ty6Ub3Ic7Od0"},
+                "PAYMENTS_STRIPE_SECRET_KEY",
+            ),
+            (
+                {"stripe_webhook_secrets": "whsec_9pQ2rT7vX1zB4nM6kL8jH3gF5dS0aW2e,whsec_x"},
+                "PAYMENTS_STRIPE_WEBHOOK_SECRETS",
+            ),
         ],
     )
     def test_refuses_and_names_the_variable(self, overrides: dict[str, object], variable: str):
@@ -61,8 +88,8 @@ class TestProductionRefusals:
 
     def test_test_keys_allowed_only_when_said_so(self) -> None:
         settings(
-            stripe_secret_key="sk_test_" + "a" * 24,
-            stripe_publishable_key="pk_test_" + "a" * 24,
+            stripe_secret_key="sk_test_51Hx8KqLm2Nv9PzRw4Ty6Ub3Ic7Od0",
+            stripe_publishable_key="pk_test_51Hx8KqLm2Nv9PzRw4Ty6Ub3Ic7Od0",
             allow_test_keys_in_production=True,
         ).check_startup()
 
@@ -128,3 +155,33 @@ class TestEnvExample:
             if re.match(r"^#?\s*PAYMENTS_[A-Z0-9_]+=", line):
                 assert index > 0
                 assert lines[index - 1].startswith("# "), line
+
+
+def _env_example_values() -> list[tuple[str, str]]:
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    found = [re.match(r"^#?\s*PAYMENTS_([A-Z0-9_]+)=(.+)$", line) for line in lines]
+    return [(m.group(1).lower(), m.group(2)) for m in found if m]
+
+
+SECRETS = (
+    "api_keys",
+    "stripe_secret_key",
+    "stripe_publishable_key",
+    "stripe_webhook_secrets",
+    "notification_secret",
+)
+
+
+class TestPublishedSamples:
+    @pytest.mark.parametrize(
+        ("name", "value"), [(n, v) for n, v in _env_example_values() if n in SECRETS]
+    )
+    def test_no_sample_in_env_example_starts_in_production(self, name: str, value: str) -> None:
+        with pytest.raises(ConfigurationError, match=f"PAYMENTS_{name.upper()}"):
+            settings(**{name: value}).check_startup()
+
+    def test_a_publishable_key_that_is_a_secret_one_is_refused_even_in_development(self) -> None:
+        with pytest.raises(ConfigurationError, match="PAYMENTS_STRIPE_PUBLISHABLE_KEY"):
+            settings(
+                environment="development", stripe_publishable_key="sk_test_sandbox"
+            ).check_startup()

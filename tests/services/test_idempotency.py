@@ -127,9 +127,17 @@ class TestReuse:
         key = new_key()
         await lease(service, key)
         with pytest.raises(errors.IdempotencyKeyReused):
-            await service.begin(
-                OWNER, key, "POST", "/v1/refunds", fingerprint("POST", "/v1/refunds", BODY)
-            )
+            await service.begin(OWNER, key, "POST", PATH, fingerprint("POST", PATH, b"{}"))
+
+    async def test_the_same_key_on_another_route_is_another_key(
+        self, service: IdempotencyService
+    ) -> None:
+        key = new_key()
+        await lease(service, key)
+        other = await service.begin(
+            OWNER, key, "POST", "/v1/refunds", fingerprint("POST", "/v1/refunds", BODY)
+        )
+        assert isinstance(other, Lease)
 
 
 class TestInFlight:

@@ -1,15 +1,15 @@
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
 from app.api.deps import (
+    AuthenticatedRoute,
     EventServiceDep,
     IdempotentDep,
     require_api_key,
 )
+from app.api.params import EventCursor, EventIdPath, Limit, PaymentIdQuery
 from app.api.problems import responses
 from app.core import errors
 from app.schemas.events import DeliveryAttemptRead, EventList, EventRead, EventType
@@ -19,6 +19,7 @@ router = APIRouter(
     prefix="/v1/events",
     tags=["events"],
     dependencies=[Depends(require_api_key)],
+    route_class=AuthenticatedRoute,
     responses=responses(errors.Unauthorized),
 )
 
@@ -46,10 +47,10 @@ def event_read(item: EventWithAttempts) -> EventRead:
 )
 async def list_events(
     events: EventServiceDep,
-    payment_id: Annotated[str | None, Query(max_length=40)] = None,
+    payment_id: PaymentIdQuery = None,
     type: EventType | None = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    starting_after: Annotated[str | None, Query(max_length=40)] = None,
+    limit: Limit = 20,
+    starting_after: EventCursor = None,
 ) -> EventList:
     rows, has_more = await events.list(
         payment_id=payment_id, type=type, limit=limit, starting_after=starting_after
@@ -61,7 +62,7 @@ async def list_events(
 
 
 @router.get("/{event_id}", response_model=EventRead, responses=responses(errors.EventNotFound))
-async def get_event(event_id: str, events: EventServiceDep) -> EventRead:
+async def get_event(event_id: EventIdPath, events: EventServiceDep) -> EventRead:
     item = await events.get(event_id)
     if item is None:
         raise errors.EventNotFound(f"No event {event_id!r}")
@@ -78,7 +79,7 @@ async def get_event(event_id: str, events: EventServiceDep) -> EventRead:
     ),
 )
 async def redeliver_event(
-    event_id: str,
+    event_id: EventIdPath,
     events: EventServiceDep,
     idempotent: IdempotentDep,
 ) -> Response:

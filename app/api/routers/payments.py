@@ -1,15 +1,15 @@
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Response, status
 from fastapi.responses import JSONResponse
 
 from app.api.deps import (
+    AuthenticatedRoute,
     IdempotentDep,
     PaymentServiceDep,
     require_api_key,
 )
+from app.api.params import Limit, OrderIdQuery, PaymentCursor, PaymentIdPath
 from app.api.problems import responses
 from app.core import errors
 from app.schemas.payments import (
@@ -26,6 +26,7 @@ router = APIRouter(
     prefix="/v1/payments",
     tags=["payments"],
     dependencies=[Depends(require_api_key)],
+    route_class=AuthenticatedRoute,
     responses=responses(errors.Unauthorized),
 )
 
@@ -81,10 +82,10 @@ async def create_payment(
 @router.get("", response_model=PaymentList, summary="List payments, newest first")
 async def list_payments(
     payments: PaymentServiceDep,
-    order_id: Annotated[str | None, Query(max_length=255)] = None,
+    order_id: OrderIdQuery = None,
     status: PaymentStatusName | None = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    starting_after: Annotated[str | None, Query(max_length=40)] = None,
+    limit: Limit = 20,
+    starting_after: PaymentCursor = None,
 ) -> PaymentList:
     rows, has_more = await payments.list(
         order_id=order_id, status=status, limit=limit, starting_after=starting_after
@@ -100,7 +101,7 @@ async def list_payments(
     response_model=PaymentRead,
     responses=responses(errors.PaymentNotFound),
 )
-async def get_payment(payment_id: str, payments: PaymentServiceDep) -> PaymentRead:
+async def get_payment(payment_id: PaymentIdPath, payments: PaymentServiceDep) -> PaymentRead:
     return PaymentRead.model_validate(await payments.get(payment_id))
 
 
@@ -111,7 +112,7 @@ async def get_payment(payment_id: str, payments: PaymentServiceDep) -> PaymentRe
     responses=responses(errors.PaymentNotFound, errors.ProviderUnavailableError),
 )
 async def get_payment_detail(
-    payment_id: str, payments: PaymentServiceDep, refresh: bool = False
+    payment_id: PaymentIdPath, payments: PaymentServiceDep, refresh: bool = False
 ) -> PaymentDetail:
     payment, provider_object, refreshed, history = await payments.detail(
         payment_id, refresh=refresh
@@ -139,7 +140,7 @@ async def get_payment_detail(
     ),
 )
 async def cancel_payment(
-    payment_id: str,
+    payment_id: PaymentIdPath,
     payments: PaymentServiceDep,
     idempotent: IdempotentDep,
 ) -> Response:
@@ -161,7 +162,7 @@ async def cancel_payment(
     ),
 )
 async def sync_payment(
-    payment_id: str,
+    payment_id: PaymentIdPath,
     payments: PaymentServiceDep,
     idempotent: IdempotentDep,
 ) -> Response:

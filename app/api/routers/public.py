@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header
 
 from app.api.deps import PaymentServiceDep, SettingsDep
+from app.api.params import PaymentIdPath
 from app.api.problems import responses
 from app.core import errors
 from app.core.ids import matches_digest
@@ -30,7 +31,7 @@ async def get_public_config(settings: SettingsDep) -> PublicConfig:
     responses=responses(errors.InvalidClientToken),
 )
 async def get_public_payment(
-    payment_id: str,
+    payment_id: PaymentIdPath,
     payments: PaymentServiceDep,
     client_token: Annotated[str, Header(alias="X-Client-Token", max_length=128)] = "",
 ) -> PublicPayment:

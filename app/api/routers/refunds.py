@@ -4,10 +4,12 @@ from fastapi import APIRouter, Depends, Response, status
 from fastapi.responses import JSONResponse
 
 from app.api.deps import (
+    AuthenticatedRoute,
     IdempotentDep,
     RefundServiceDep,
     require_api_key,
 )
+from app.api.params import PaymentIdPath, RefundIdPath
 from app.api.problems import responses
 from app.core import errors
 from app.schemas.refunds import RefundCreate, RefundList, RefundRead
@@ -16,6 +18,7 @@ router = APIRouter(
     prefix="/v1",
     tags=["refunds"],
     dependencies=[Depends(require_api_key)],
+    route_class=AuthenticatedRoute,
     responses=responses(errors.Unauthorized),
 )
 
@@ -37,7 +40,7 @@ router = APIRouter(
     ),
 )
 async def create_refund(
-    payment_id: str,
+    payment_id: PaymentIdPath,
     body: RefundCreate,
     refunds: RefundServiceDep,
     idempotent: IdempotentDep,
@@ -62,7 +65,7 @@ async def create_refund(
     summary="A payment's refunds, newest first",
     responses=responses(errors.PaymentNotFound),
 )
-async def list_refunds(payment_id: str, refunds: RefundServiceDep) -> RefundList:
+async def list_refunds(payment_id: PaymentIdPath, refunds: RefundServiceDep) -> RefundList:
     rows = await refunds.list_for_payment(payment_id)
     return RefundList(data=[RefundRead.model_validate(r) for r in rows])
 
@@ -72,5 +75,5 @@ async def list_refunds(payment_id: str, refunds: RefundServiceDep) -> RefundList
     response_model=RefundRead,
     responses=responses(errors.RefundNotFound),
 )
-async def get_refund(refund_id: str, refunds: RefundServiceDep) -> RefundRead:
+async def get_refund(refund_id: RefundIdPath, refunds: RefundServiceDep) -> RefundRead:
     return RefundRead.model_validate(await refunds.get(refund_id))

@@ -57,6 +57,7 @@ class StripeProvider:
         if not secret_key:
             raise ValueError("StripeProvider needs a secret key")
         self._publishable_key = publishable_key
+        self.livemode = secret_key.startswith(("sk_live_", "rk_live_"))
         self._http_client = stripe.HTTPXClient(timeout=timeout_seconds)
         self._client = stripe.StripeClient(
             secret_key,

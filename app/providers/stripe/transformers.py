@@ -14,6 +14,7 @@ import httpx
 import stripe
 
 from app.providers.base import (
+    PROVIDER_ID,
     PaymentError,
     PaymentStatus,
     ProviderDispute,
@@ -24,6 +25,7 @@ from app.providers.base import (
     ProviderUnavailable,
     RefundStatus,
     money,
+    our_id,
 )
 
 PROVIDER: Final = "stripe"
@@ -132,12 +134,12 @@ def payment_from_payment_intent(
     metadata = raw.get("metadata") or {}
     currency = _required_str(raw, "currency").upper()
     return ProviderPayment(
-        reference=_required_str(raw, "id"),
+        reference=_required_id(raw, "id"),
         status=payment_status(raw.get("status")),
         amount=from_stripe_amount(_required_int(raw, "amount"), currency),
         currency=currency,
         livemode=bool(raw.get("livemode", False)),
-        payment_id=_optional_str(metadata.get("payment_id")),
+        payment_id=our_id(metadata.get("payment_id")),
         payload={
             "client_secret": raw.get("client_secret"),
             "publishable_key": publishable_key,
@@ -168,24 +170,24 @@ def refund_from_stripe(refund: stripe.Refund | Mapping[str, Any]) -> ProviderRef
         raise StripeObjectUnreadable(f"unknown Refund status {stripe_status!r}")
     currency = _required_str(raw, "currency").upper()
     return ProviderRefund(
-        reference=_required_str(raw, "id"),
+        reference=_required_id(raw, "id"),
         status=REFUND_STATUSES[stripe_status],
         amount=from_stripe_amount(_required_int(raw, "amount"), currency),
         currency=currency,
         failure_reason=_optional_str(raw.get("failure_reason")),
         raw=raw,
-        refund_id=_optional_str((raw.get("metadata") or {}).get("refund_id")),
-        payment_reference=_optional_str(raw.get("payment_intent"))
-        or _optional_str(raw.get("charge")),
+        refund_id=our_id((raw.get("metadata") or {}).get("refund_id")),
+        payment_reference=_optional_id(raw.get("payment_intent"))
+        or _optional_id(raw.get("charge")),
     )
 
 
 def dispute_from_stripe(dispute: stripe.Dispute | Mapping[str, Any]) -> ProviderDispute:
     raw = to_plain_dict(dispute)
     currency = _required_str(raw, "currency").upper()
-    payment_reference = _optional_str(raw.get("payment_intent")) or _required_str(raw, "charge")
+    payment_reference = _optional_id(raw.get("payment_intent")) or _required_id(raw, "charge")
     return ProviderDispute(
-        reference=_required_str(raw, "id"),
+        reference=_required_id(raw, "id"),
         payment_reference=payment_reference,
         status=_required_str(raw, "status"),
         amount=from_stripe_amount(_required_int(raw, "amount"), currency),
@@ -315,6 +317,17 @@ def _required_int(raw: Mapping[str, Any], key: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise StripeObjectUnreadable(f"Stripe object without an integer {key!r}")
     return value
+
+
+def _required_id(raw: Mapping[str, Any], key: str) -> str:
+    value = raw.get(key)
+    if not isinstance(value, str) or not PROVIDER_ID.fullmatch(value):
+        raise StripeObjectUnreadable(f"Stripe object without a well-formed {key!r}")
+    return value
+
+
+def _optional_id(value: object) -> str | None:
+    return value if isinstance(value, str) and PROVIDER_ID.fullmatch(value) else None
 
 
 def _optional_int(value: object) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 import stripe
 
 from app.providers.base import (
+    EVENT_TYPE,
+    PROVIDER_ID,
     ProviderDispute,
     ProviderEvent,
     ProviderPayment,
@@ -17,6 +20,7 @@ from app.providers.base import (
     WebhookMalformed,
     WebhookSignatureMissing,
     WebhookVerificationFailed,
+    check_storable,
 )
 from app.providers.stripe.transformers import (
     PROVIDER,
@@ -53,6 +57,12 @@ class StripeWebhookVerifier:
             raise WebhookVerificationFailed(
                 "no Stripe webhook secret configured", provider=PROVIDER
             )
+        if _from_the_future(signature, self._tolerance_seconds):
+            # The SDK checks only that a timestamp is not too old; one far ahead is
+            # a replay prepared in advance, or a clock not to be trusted.
+            raise WebhookVerificationFailed(
+                "Stripe-Signature timestamp is ahead of our clock", provider=PROVIDER
+            )
         try:
             # Stripe signs the UTF-8 text of the body and the SDK verifies that text.
             body = raw_body.decode("utf-8")
@@ -78,12 +88,21 @@ class StripeWebhookVerifier:
         )
 
 
+def _from_the_future(signature: str, tolerance_seconds: int) -> bool:
+    for part in signature.split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "t" and value.isdigit() and len(value) < 20:
+            return int(value) > time.time() + tolerance_seconds
+    return False
+
+
 def event_from_body(body: str | bytes, *, publishable_key: str) -> ProviderEvent:
     """A ProviderEvent from an already verified Stripe event body."""
     try:
         event = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise WebhookMalformed("Stripe webhook body is not JSON", provider=PROVIDER) from None
+        check_storable(event)
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        raise WebhookMalformed(f"Stripe webhook body: {error}", provider=PROVIDER) from None
     if not isinstance(event, dict):
         raise WebhookMalformed("Stripe webhook body is not a JSON object", provider=PROVIDER)
     return event_from_dict(event, publishable_key=publishable_key)
@@ -98,16 +117,22 @@ def event_from_dict(event: Mapping[str, Any], *, publishable_key: str) -> Provid
         raise WebhookMalformed(
             f"not a snapshot event (object={event.get('object')!r})", provider=PROVIDER
         )
-    if not isinstance(event_id, str) or not event_id:
-        raise WebhookMalformed("Stripe event without an id", provider=PROVIDER)
-    if not isinstance(event_type, str) or not event_type:
-        raise WebhookMalformed(f"Stripe event {event_id} without a type", provider=PROVIDER)
+    if not isinstance(event_id, str) or not PROVIDER_ID.fullmatch(event_id):
+        raise WebhookMalformed("Stripe event without a well-formed id", provider=PROVIDER)
+    if not isinstance(event_type, str) or not EVENT_TYPE.fullmatch(event_type):
+        raise WebhookMalformed(
+            f"Stripe event {event_id} without a well-formed type", provider=PROVIDER
+        )
     if not isinstance(created, int) or isinstance(created, bool):
         raise WebhookMalformed(f"Stripe event {event_id} without a created time", provider=PROVIDER)
     if not isinstance(data, Mapping) or not isinstance(data.get("object"), Mapping):
         raise WebhookMalformed(f"Stripe event {event_id} without data.object", provider=PROVIDER)
     obj: Mapping[str, Any] = data["object"]
     object_id = obj.get("id")
+    if object_id is not None and not (
+        isinstance(object_id, str) and PROVIDER_ID.fullmatch(object_id)
+    ):
+        raise WebhookMalformed(f"Stripe event {event_id}: a malformed object id", provider=PROVIDER)
     payment_reference = _payment_reference(obj)
     return ProviderEvent(
         event_id=event_id,
@@ -153,7 +178,7 @@ def _payment_reference(obj: Mapping[str, Any]) -> str | None:
     if obj.get("object") == "payment_intent":
         return None
     reference = obj.get("payment_intent")
-    return reference if isinstance(reference, str) else None
+    return reference if isinstance(reference, str) and PROVIDER_ID.fullmatch(reference) else None
 
 
 def _payment_snapshot(

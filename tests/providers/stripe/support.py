@@ -28,7 +28,10 @@ OLD_WEBHOOK_SECRET = "whsec_previous_secret"
 
 def payment_intent_fixture(**overrides: Any) -> dict[str, Any]:
     payment_intent: dict[str, Any] = copy.deepcopy(FIXTURES["payment_intent"])
-    payment_intent["metadata"] = {"payment_id": "pay_123", "order_id": "order_9"}
+    payment_intent["metadata"] = {
+        "payment_id": "pay_01m8sva1cet3z4x9k2d7w5q8rb",
+        "order_id": "order_9",
+    }
     payment_intent.update(overrides)
     return payment_intent
 

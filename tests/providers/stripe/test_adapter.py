@@ -53,7 +53,7 @@ async def provider(stub_stripe: StubStripeServer) -> AsyncIterator[StripeProvide
 
 def _create_request(**overrides: Any) -> CreatePayment:
     values: dict[str, Any] = {
-        "payment_id": "pay_123",
+        "payment_id": "pay_01m8sva1cet3z4x9k2d7w5q8rb",
         "order_id": "order_9",
         "amount": 1099,
         "currency": "USD",
@@ -106,11 +106,11 @@ class TestCreatePayment:
         assert request.form["receipt_email"] == "buyer@example.com"
         assert _metadata(request) == {
             "cart": "c_1",
-            "payment_id": "pay_123",
+            "payment_id": "pay_01m8sva1cet3z4x9k2d7w5q8rb",
             "order_id": "order_9",
         }
         assert payment.reference == "pi_1PgafyB7WZ01zgkWSjxsAJo3"
-        assert payment.payment_id == "pay_123"
+        assert payment.payment_id == "pay_01m8sva1cet3z4x9k2d7w5q8rb"
         assert payment.status is PaymentStatus.REQUIRES_PAYMENT_METHOD
         assert payment.payload["publishable_key"] == PUBLISHABLE_KEY
         assert payment.payload["client_secret"].startswith("pi_1PgafyB7WZ01zgkWSjxsAJo3_secret_")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
@@ -16,6 +15,7 @@ from starlette.routing import Route
 
 import sandbox.runner as runner
 import sandbox.stripe as sandbox_stripe
+from app.core.ids import new_id
 from app.providers.base import (
     CreatePayment,
     PaymentStatus,
@@ -89,7 +89,7 @@ async def browser(sandbox: Sandbox) -> AsyncIterator[stripe.StripeClient]:
 
 
 def _request(amount: int = 1099, currency: str = "EUR") -> CreatePayment:
-    payment_id = f"pay_{uuid.uuid4().hex[:12]}"
+    payment_id = new_id("pay")
     return CreatePayment(
         payment_id=payment_id,
         order_id=f"order_{payment_id}",

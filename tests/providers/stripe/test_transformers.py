@@ -68,7 +68,7 @@ class TestPaymentFromPaymentIntent:
         assert payment.amount == 1099
         assert payment.currency == "USD"
         assert payment.livemode is False
-        assert payment.payment_id == "pay_123"
+        assert payment.payment_id == "pay_01m8sva1cet3z4x9k2d7w5q8rb"
         assert payment.object_type == "payment_intent"
         assert payment.amount_received == 0
         assert payment.payload == {

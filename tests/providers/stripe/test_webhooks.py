@@ -55,7 +55,7 @@ class TestValidSignature:
         assert event.object_id == "pi_1PgafyB7WZ01zgkWSjxsAJo3"
         assert event.payment is not None
         assert event.payment.status is PaymentStatus.SUCCEEDED
-        assert event.payment.payment_id == "pay_123"
+        assert event.payment.payment_id == "pay_01m8sva1cet3z4x9k2d7w5q8rb"
         assert event.payment.amount_received == 1099
         assert event.raw == json.loads(body)
 
