@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
-import secrets
 import signal
 import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 
-import httpx
 import uvicorn
 from pydantic import ValidationError
 
@@ -23,10 +21,9 @@ from app.api.protocols import HTTP_PROTOCOL
 from app.core.db import resolve_database_url
 from app.core.migrations import upgrade_to_head
 from app.core.settings import ConfigurationError, Settings
+from app.providers.registry import channels_of, check_enabled_channels
 
 DEV_API_KEY = "dev_local_api_key_do_not_use_in_production"
-SANDBOX_SECRET_KEY = "sk_test_sandbox"  # noqa: S105  (the offline sandbox's own key)
-SANDBOX_PUBLISHABLE_KEY = "pk_test_sandbox"
 
 
 class Refused(Exception):
@@ -38,6 +35,7 @@ def _settings(**overrides: object) -> Settings:
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
         settings.check_startup()
+        check_enabled_channels(settings)
     except ConfigurationError as exc:
         raise Refused(str(exc)) from None
     except ValidationError as exc:
@@ -109,92 +107,92 @@ def _openapi(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sandbox_command(port: int, webhook_url: str | None, webhook_secret: str | None) -> list[str]:
-    # A separate program: the app starts it, never imports it.
-    command = [sys.executable, "-m", "sandbox.stripe", "--host", "127.0.0.1", "--port", str(port)]
-    if webhook_url and webhook_secret:
-        command += ["--webhook-url", webhook_url, "--webhook-secret", webhook_secret]
-    return command
-
-
 def _sandbox(args: argparse.Namespace) -> int:
-    command = _sandbox_command(args.port, args.webhook_url, args.webhook_secret)
+    # A separate program: the app starts it, never imports it. Every flag after the
+    # provider's name is the sandbox's own (`payments-service sandbox stripe --help`).
+    command = [sys.executable, "-m", f"sandbox.{args.provider}", *args.sandbox_args]
     return subprocess.call(command)  # noqa: S603
 
 
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], seconds: float = 15.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the sandbox exited with {process.returncode}")
-        try:
-            httpx.get(url, timeout=0.5)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise SystemExit(f"the sandbox did not answer at {url}")
-
-
 def _dev(args: argparse.Namespace) -> int:
-    api_url = f"http://127.0.0.1:{args.port}"
-    sandbox_url = f"http://127.0.0.1:{args.sandbox_port}"
-    webhook_secret = "whsec_" + secrets.token_hex(24)
-    sandbox = subprocess.Popen(  # noqa: S603
-        _sandbox_command(args.sandbox_port, f"{api_url}/v1/webhooks/stripe", webhook_secret)
+    from app import dev
+
+    ports = dev.Ports(
+        api=args.port,
+        stripe=args.sandbox_port,
+        pingxx=args.pingxx_sandbox_port or args.sandbox_port + 1,
+        receiver=args.receiver_port or args.port + 1,
     )
-    try:
-        _wait_until_up(f"{sandbox_url}/_sandbox/stats", sandbox)
-        overrides = {
+    data_dir = Path(os.environ.get("PAYMENTS_DATA_DIR", ".data"))
+    kept = dev.dev_secrets(data_dir)
+    own_receiver = "PAYMENTS_NOTIFICATION_URL" not in os.environ
+    with contextlib.ExitStack() as running:
+        running.enter_context(dev.sandboxes(ports, kept))
+        sandbox = "http://127.0.0.1:{}"
+        overrides: dict[str, object] = {
             "environment": "development",
             "migrate_on_start": True,
             # One process for everything: the janitor repairs, the relay notifies.
             "run_workers_in_api": True,
-            "stripe_secret_key": SANDBOX_SECRET_KEY,
-            "stripe_publishable_key": SANDBOX_PUBLISHABLE_KEY,
-            "stripe_webhook_secrets": webhook_secret,
-            "stripe_api_base": sandbox_url,
-            "api_keys": os.environ.get("PAYMENTS_API_KEYS", DEV_API_KEY),
+            "stripe_secret_key": dev.SANDBOX_SECRET_KEY,
+            "stripe_publishable_key": dev.SANDBOX_PUBLISHABLE_KEY,
+            "stripe_webhook_secrets": kept.stripe_webhook_secret,
+            "stripe_api_base": sandbox.format(ports.stripe),
+            "pingxx_secret_key": dev.SANDBOX_SECRET_KEY,
+            "pingxx_app_id": dev.PINGXX_SANDBOX_APP_ID,
+            "pingxx_public_key": dev.read_public_key(kept.pingxx_webhook_public_key),
+            "pingxx_private_key": kept.pingxx_merchant_key.read_text(),
+            "pingxx_api_base": sandbox.format(ports.pingxx),
         }
-        settings = Settings(**overrides)  # type: ignore[arg-type]
+        defaults: dict[str, object] = {
+            "api_keys": DEV_API_KEY,
+            "enabled_channels": ["stripe", *channels_of("pingxx")],
+        }
+        if own_receiver:
+            overrides["notification_url"] = f"http://127.0.0.1:{ports.receiver}{dev.RECEIVER_PATH}"
+            overrides["notification_secret"] = kept.notification_secret
+        for name, value in defaults.items():
+            if f"PAYMENTS_{name.upper()}" not in os.environ:
+                overrides[name] = value
+        try:
+            settings = _settings(**overrides)
+        except Refused as exc:
+            return _refuse(exc)
+        if own_receiver:
+            running.enter_context(
+                dev.ReceiverThread(dev.receiver_app(kept.notification_secret), ports.receiver)
+            )
         database = "embedded PostgreSQL under " + str(settings.data_dir / "postgres")
         if settings.database_url is not None:
             database = "PAYMENTS_DATABASE_URL"
         else:
             resolve_database_url(settings)
+        receiver = (
+            f"printed here (a receiver at {settings.notification_url})"
+            if own_receiver
+            else f"sent to {settings.notification_url}"
+        )
         api_key = settings.api_keys[0].get_secret_value()
-        print(_dev_banner(api_url, sandbox_url, database, api_key), flush=True)
+        print(dev.banner(ports, database, api_key, receiver), flush=True)
         from app.main import create_app
 
-        # uvicorn re-raises the signal that stopped it; stop the sandbox on the way out.
+        # uvicorn re-raises the signal that stopped it; stop the sandboxes on the way out.
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: sys.exit(0))
         uvicorn.run(
             create_app(settings),
             host="127.0.0.1",
-            port=args.port,
+            port=ports.api,
             log_level="info",
             access_log=False,
             http=HTTP_PROTOCOL,
         )
-    finally:
-        sandbox.terminate()
-        sandbox.wait(timeout=10)
     return 0
 
 
-def _dev_banner(api_url: str, sandbox_url: str, database: str, api_key: str) -> str:
-    return f"""
-payments-service dev
-  API            {api_url}   (docs: {api_url}/docs)
-  Stripe sandbox {sandbox_url}   (webhooks -> {api_url}/v1/webhooks/stripe)
-  database       {database}
-  API key        {api_key}
-
-Try it:
-  curl -s -X POST {api_url}/v1/payments \\
-    -H 'Authorization: Bearer {api_key}' -H 'Content-Type: application/json' \\
-    -d '{{"order_id": "order-1", "amount": 2000, "currency": "USD"}}'
-"""
+def _env_port(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    return int(value) if value.isdigit() else default
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -208,9 +206,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(handler=_serve)
 
-    dev = commands.add_parser("dev", help="embedded PostgreSQL + Stripe sandbox + API, wired")
-    dev.add_argument("--port", type=int, default=8000)
-    dev.add_argument("--sandbox-port", type=int, default=12111)
+    dev = commands.add_parser(
+        "dev", help="embedded PostgreSQL + the Stripe and Ping++ sandboxes + the API, wired"
+    )
+    dev.add_argument("--port", type=int, default=_env_port("PORT", 8000), help="env PORT")
+    dev.add_argument(
+        "--sandbox-port",
+        type=int,
+        default=_env_port("SANDBOX_PORT", 12111),
+        help="the Stripe sandbox's (env SANDBOX_PORT); Ping++'s is the next one",
+    )
+    dev.add_argument("--pingxx-sandbox-port", type=int, default=None)
+    dev.add_argument(
+        "--receiver-port", type=int, default=None, help="the notification receiver's (port+1)"
+    )
     dev.set_defaults(handler=_dev)
 
     worker = commands.add_parser("worker", help="the outbox relay, the janitor, housekeeping")
@@ -229,10 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
     openapi.add_argument("--output", "-o", help="write to this file instead of stdout")
     openapi.set_defaults(handler=_openapi)
 
-    sandbox = commands.add_parser("sandbox", help="run the offline Stripe sandbox alone")
-    sandbox.add_argument("--port", type=int, default=12111)
-    sandbox.add_argument("--webhook-url")
-    sandbox.add_argument("--webhook-secret")
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="run one offline sandbox alone; its own flags follow (--port, --latency-ms, ...)",
+    )
+    sandbox.add_argument("provider", nargs="?", choices=["stripe", "pingxx"], default="stripe")
+    sandbox.add_argument("sandbox_args", nargs=argparse.REMAINDER)
     sandbox.set_defaults(handler=_sandbox)
     return parser
 

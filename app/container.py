@@ -12,9 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.core.db import create_engine, create_sessionmaker, resolve_database_url
 from app.core.migrations import upgrade_to_head
 from app.core.settings import Settings
-from app.providers.base import PaymentProvider
 from app.providers.registry import ProviderRegistry
-from app.providers.stripe.adapter import StripeProvider
 from app.services.events import EventService
 from app.services.idempotency import IdempotencyService
 from app.services.payment_updates import PaymentPolicy, PaymentUpdater
@@ -41,22 +39,6 @@ class Container:
         await self.engine.dispose()
 
 
-def build_providers(settings: Settings) -> dict[str, PaymentProvider]:
-    providers: dict[str, PaymentProvider] = {}
-    if any(c.startswith("stripe") for c in settings.enabled_channels):
-        assert settings.stripe_secret_key is not None
-        providers["stripe"] = StripeProvider(
-            secret_key=settings.stripe_secret_key.get_secret_value(),
-            publishable_key=settings.stripe_publishable_key or "",
-            webhook_secrets=[s.get_secret_value() for s in settings.stripe_webhook_secrets],
-            api_base=settings.stripe_api_base,
-            webhook_tolerance_seconds=settings.stripe_webhook_tolerance_seconds,
-            max_network_retries=settings.stripe_max_network_retries,
-            timeout_seconds=settings.stripe_timeout_seconds,
-        )
-    return providers
-
-
 async def build_container(settings: Settings) -> Container:
     settings.check_startup()
     url = await asyncio.to_thread(resolve_database_url, settings)
@@ -64,7 +46,7 @@ async def build_container(settings: Settings) -> Container:
         await upgrade_to_head(url)
     engine = create_engine(url, settings)
     sessionmaker = create_sessionmaker(engine)
-    registry = ProviderRegistry(build_providers(settings), set(settings.enabled_channels))
+    registry = ProviderRegistry.from_settings(settings)
     refunds = RefundService(sessionmaker, registry)
     updater = PaymentUpdater(PaymentPolicy.from_settings(settings), start_refund=refunds.resume)
     return Container(

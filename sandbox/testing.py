@@ -197,14 +197,21 @@ class PingxxSandboxControl:
     def expire_now(self, charge_id: str) -> dict[str, Any]:
         return self._ok("POST", f"/_sandbox/charges/{charge_id}/expire_now", {})
 
-    def charge_state(self, charge_id: str) -> str:
+    def _shown(self, charge_id: str) -> dict[str, Any]:
         response = httpx.get(
             f"{self.url}/_sandbox/charges/{charge_id}",
             headers={"Accept": "application/json"},
             timeout=30,
         )
         response.raise_for_status()
-        return str(response.json()["state"])
+        return dict(response.json())
+
+    def charge(self, charge_id: str) -> dict[str, Any]:
+        """The charge as Ping++ holds it, without the secret key."""
+        return dict(self._shown(charge_id)["charge"])
+
+    def charge_state(self, charge_id: str) -> str:
+        return str(self._shown(charge_id)["state"])
 
     def succeed_refund(self, refund_id: str) -> dict[str, Any]:
         return self._ok("POST", f"/_sandbox/refunds/{refund_id}/succeed", {})

@@ -24,10 +24,15 @@ from app.core.db import embedded_database_url, to_asyncpg_url
 from app.core.migrations import upgrade_to_head
 from app.core.settings import Settings
 from app.main import create_app
+from app.providers.registry import channels_of
+from sandbox.pingxx import PingxxSandboxConfig, signing
+from sandbox.pingxx import create_app as create_pingxx_sandbox
 from sandbox.runner import ServerThread
 from sandbox.stripe.config import StripeSandboxConfig
 from sandbox.stripe.server import create_app as create_stripe_sandbox
-from tests.support.sandbox import Knobs
+from sandbox.testing import PingxxSandboxControl
+from tests.support.providers import PingxxPsp, Psp, StripePsp
+from tests.support.sandbox import Knobs, PingxxKnobs
 from tests.support.stripe_js import StripeJs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +40,9 @@ API_KEY = "test_" + secrets.token_hex(16)
 OTHER_API_KEY = "test_other_" + secrets.token_hex(16)
 SANDBOX_SECRET_KEY = "sk_test_sandbox"
 SANDBOX_PUBLISHABLE_KEY = "pk_test_sandbox"
+PINGXX_SECRET_KEY = "sk_test_" + "P" * 24
+PINGXX_APP_ID = "app_TestsApp00000001"
+PINGXX_CHANNELS = tuple(channels_of("pingxx"))
 TABLES = (
     "delivery_attempts",
     "outbox_events",
@@ -95,10 +103,13 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-async def db(engine: AsyncEngine, stripe_sandbox: ServerThread) -> AsyncEngine:
+async def db(
+    engine: AsyncEngine, stripe_sandbox: ServerThread, pingxx_sandbox: ServerThread
+) -> AsyncEngine:
     """An empty database for this test, once the last test's webhooks have landed."""
-    async with httpx.AsyncClient(base_url=stripe_sandbox.url) as client:
-        await client.post("/_sandbox/webhooks/drain", json={"timeout": 5}, timeout=10)
+    for sandbox in (stripe_sandbox, pingxx_sandbox):
+        async with httpx.AsyncClient(base_url=sandbox.url) as client:
+            await client.post("/_sandbox/webhooks/drain", json={"timeout": 5}, timeout=10)
     for attempt in range(5):
         try:
             async with engine.begin() as connection:
@@ -136,6 +147,49 @@ def stripe_sandbox(api_port: int, webhook_secret: str) -> Iterator[ServerThread]
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def merchant_key() -> signing.PrivateKey:
+    """Our Ping++ request-signing key; the sandbox holds its public half, as the dashboard."""
+    return signing.generate_private_key()
+
+
+@pytest.fixture(scope="session")
+def pingxx_webhook_key() -> signing.PrivateKey:
+    """The key the Ping++ sandbox signs webhooks with; tests sign their own events with it."""
+    return signing.generate_private_key()
+
+
+@pytest.fixture(scope="session")
+def pingxx_sandbox(
+    api_port: int, merchant_key: signing.PrivateKey, pingxx_webhook_key: signing.PrivateKey
+) -> Iterator[ServerThread]:
+    config = PingxxSandboxConfig(
+        secret_key=PINGXX_SECRET_KEY,
+        app_ids=[PINGXX_APP_ID],
+        merchant_public_key=signing.public_key_pem(merchant_key),
+        webhook_private_key=signing.private_key_pem(pingxx_webhook_key),
+        webhook_urls=[f"http://127.0.0.1:{api_port}/v1/webhooks/pingxx"],
+        webhook_retry_base_seconds=0.2,
+        webhook_max_attempts=8,
+    )
+    server = ServerThread(create_pingxx_sandbox(config))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pingxx_values(pingxx_sandbox: ServerThread, merchant_key: signing.PrivateKey) -> dict[str, Any]:
+    """The settings that point the service at the Ping++ sandbox."""
+    return {
+        "pingxx_secret_key": PINGXX_SECRET_KEY,
+        "pingxx_app_id": PINGXX_APP_ID,
+        "pingxx_public_key": PingxxSandboxControl(pingxx_sandbox.url).webhook_public_key(),
+        "pingxx_private_key": signing.private_key_pem(merchant_key),
+        "pingxx_api_base": pingxx_sandbox.url,
+    }
+
+
 def make_settings(
     database_url: str, sandbox_url: str, webhook_secret: str, **extra: Any
 ) -> Settings:
@@ -154,8 +208,19 @@ def make_settings(
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, stripe_sandbox: ServerThread, webhook_secret: str) -> Settings:
-    return make_settings(database_url, stripe_sandbox.url, webhook_secret)
+def settings(
+    database_url: str,
+    stripe_sandbox: ServerThread,
+    webhook_secret: str,
+    pingxx_values: dict[str, Any],
+) -> Settings:
+    return make_settings(
+        database_url,
+        stripe_sandbox.url,
+        webhook_secret,
+        enabled_channels=["stripe", *PINGXX_CHANNELS],
+        **pingxx_values,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -193,6 +258,22 @@ async def stripe_js(stripe_sandbox: ServerThread) -> AsyncIterator[StripeJs]:
 
 
 @pytest.fixture
+def pingxx(pingxx_sandbox: ServerThread) -> PingxxSandboxControl:
+    return PingxxSandboxControl(pingxx_sandbox.url)
+
+
+@pytest.fixture
+async def pingxx_knobs(pingxx_sandbox: ServerThread) -> AsyncIterator[PingxxKnobs]:
+    """The Ping++ sandbox's runtime settings, put back to their defaults after the test."""
+    async with httpx.AsyncClient(base_url=pingxx_sandbox.url, timeout=10) as client:
+        turned = PingxxKnobs(client)
+        try:
+            yield turned
+        finally:
+            await turned.reset()
+
+
+@pytest.fixture
 async def knobs(sandbox_admin: httpx.AsyncClient) -> AsyncIterator[Knobs]:
     """The sandbox's runtime settings, put back to their defaults after the test."""
     turned = Knobs(sandbox_admin)
@@ -200,3 +281,32 @@ async def knobs(sandbox_admin: httpx.AsyncClient) -> AsyncIterator[Knobs]:
         yield turned
     finally:
         await turned.reset()
+
+
+@pytest.fixture(params=["stripe", "pingxx"])
+async def psp(
+    request: pytest.FixtureRequest,
+    sandbox_admin: httpx.AsyncClient,
+    stripe_js: StripeJs,
+    knobs: Knobs,
+    webhook_secret: str,
+    pingxx_sandbox: ServerThread,
+    pingxx_webhook_key: signing.PrivateKey,
+    pingxx_knobs: PingxxKnobs,
+    merchant_key: signing.PrivateKey,
+    pingxx_values: dict[str, Any],
+) -> AsyncIterator[Psp]:
+    """Each provider in turn, for the tests of what every provider must guarantee."""
+    if request.param == "stripe":
+        yield StripePsp(sandbox_admin, stripe_js, knobs, webhook_secret)
+        return
+    async with httpx.AsyncClient(base_url=pingxx_sandbox.url, timeout=10) as admin:
+        yield PingxxPsp(
+            admin,
+            pingxx_knobs,
+            PINGXX_SECRET_KEY,
+            PINGXX_APP_ID,
+            merchant_key,
+            pingxx_webhook_key,
+            settings={**pingxx_values, "enabled_channels": ["stripe", *PINGXX_CHANNELS]},
+        )

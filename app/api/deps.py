@@ -14,6 +14,7 @@ from app.api.idempotency import IdempotentRequest
 from app.container import Container
 from app.core import errors
 from app.core.settings import Settings, hash_api_key
+from app.providers.registry import ProviderRegistry
 from app.schemas.types import IDEMPOTENCY_KEY_PATTERN
 from app.services.events import EventService
 from app.services.payments import PaymentService
@@ -95,9 +96,14 @@ def get_settings(services: ServicesDep) -> Settings:
     return services.settings
 
 
+def get_registry(services: ServicesDep) -> ProviderRegistry:
+    return services.registry
+
+
 PaymentServiceDep = Annotated[PaymentService, Depends(get_payment_service)]
 WebhookServiceDep = Annotated[WebhookService, Depends(get_webhook_service)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+RegistryDep = Annotated[ProviderRegistry, Depends(get_registry)]
 EventServiceDep = Annotated[EventService, Depends(get_event_service)]
 RefundServiceDep = Annotated[RefundService, Depends(get_refund_service)]
 

@@ -27,18 +27,13 @@ PUBLISHED_SAMPLES: frozenset[str] = frozenset(
         "whsec_change_me",
         "sk_test_sandbox",
         "pk_test_sandbox",
+        "sk_test_pingxx_sandbox",
     }
 )
 
-CHANNELS = (
-    "stripe",
-    "stripe:payment_intent",
-    "stripe:checkout_session",
-    "pingxx:alipay_qr",
-    "pingxx:alipay_wap",
-    "pingxx:wx_pub_qr",
-    "pingxx:wx_pub",
-)
+DEFAULT_PINGXX_API_BASE = "https://api.pingxx.com"
+# `provider` or `provider:method`; which ones exist is the provider registry's to say.
+_CHANNEL_SHAPE = re.compile(r"[a-z]+(:[a-z_]+)?")
 
 
 class ConfigurationError(Exception):
@@ -84,6 +79,21 @@ class Settings(BaseSettings):
     stripe_max_network_retries: int = Field(default=2, ge=0, le=10)
     stripe_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
     allow_test_keys_in_production: bool = False
+
+    pingxx_secret_key: SecretStr | None = None
+    pingxx_app_id: str | None = Field(
+        default=None, description="app_..., from the Ping++ dashboard"
+    )
+    pingxx_public_key: str | None = Field(
+        default=None, description="Ping++'s RSA public key (PEM) that signs its webhooks"
+    )
+    pingxx_private_key: SecretStr | None = Field(
+        default=None,
+        description="your RSA private key (PEM): requests are signed with it; its public "
+        "half goes into Ping++'s dashboard",
+    )
+    pingxx_api_base: str = DEFAULT_PINGXX_API_BASE
+    pingxx_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
 
     default_channel: str = "stripe"
     enabled_channels: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["stripe"])
@@ -170,6 +180,10 @@ class Settings(BaseSettings):
         "database_url",
         "stripe_secret_key",
         "stripe_publishable_key",
+        "pingxx_secret_key",
+        "pingxx_app_id",
+        "pingxx_public_key",
+        "pingxx_private_key",
         "notification_url",
         "notification_secret",
         mode="before",
@@ -194,10 +208,10 @@ class Settings(BaseSettings):
 
     @field_validator("enabled_channels")
     @classmethod
-    def _known_channels(cls, value: list[str]) -> list[str]:
+    def _channel_names(cls, value: list[str]) -> list[str]:
         for channel in value:
-            if channel not in CHANNELS:
-                raise ValueError(f"PAYMENTS_ENABLED_CHANNELS: unknown channel {channel!r}")
+            if not _CHANNEL_SHAPE.fullmatch(channel):
+                raise ValueError(f"PAYMENTS_ENABLED_CHANNELS: {channel!r} is not a channel name")
         return value
 
     @model_validator(mode="after")
@@ -236,6 +250,8 @@ class Settings(BaseSettings):
             problems.append("PAYMENTS_STRIPE_PUBLISHABLE_KEY is not a publishable (pk_) key")
         if any(c.startswith("stripe") for c in self.enabled_channels):
             problems.extend(self._stripe_problems())
+        if any(c.startswith("pingxx") for c in self.enabled_channels):
+            problems.extend(self._pingxx_problems())
         problems.extend(self._notification_problems())
         if self.environment == "production":
             problems.extend(self._production_problems())
@@ -261,6 +277,24 @@ class Settings(BaseSettings):
             problems.append("PAYMENTS_STRIPE_WEBHOOK_SECRETS is not set")
         return problems
 
+    def _pingxx_problems(self) -> list[str]:
+        problems: list[str] = []
+        if self.pingxx_secret_key is None:
+            problems.append("PAYMENTS_PINGXX_SECRET_KEY is not set")
+        if not self.pingxx_app_id or not re.fullmatch(r"app_[A-Za-z0-9]{8,32}", self.pingxx_app_id):
+            problems.append("PAYMENTS_PINGXX_APP_ID is not set to a Ping++ app id (app_...)")
+        if not self.pingxx_public_key:
+            problems.append(
+                "PAYMENTS_PINGXX_PUBLIC_KEY is not set: no Ping++ webhook could be verified"
+            )
+        elif not _is_pem(self.pingxx_public_key, private=False):
+            problems.append("PAYMENTS_PINGXX_PUBLIC_KEY is not an RSA public key in PEM")
+        if self.pingxx_private_key is not None and not _is_pem(
+            self.pingxx_private_key.get_secret_value(), private=True
+        ):
+            problems.append("PAYMENTS_PINGXX_PRIVATE_KEY is not an RSA private key in PEM")
+        return problems
+
     def _production_problems(self) -> list[str]:
         problems: list[str] = []
         if self.database_url is None:
@@ -280,6 +314,23 @@ class Settings(BaseSettings):
                 break
         if any(c.startswith("stripe") for c in self.enabled_channels):
             problems.extend(self._stripe_production_problems())
+        if any(c.startswith("pingxx") for c in self.enabled_channels):
+            problems.extend(self._pingxx_production_problems())
+        return problems
+
+    def _pingxx_production_problems(self) -> list[str]:
+        problems: list[str] = []
+        mode = "(live|test)" if self.allow_test_keys_in_production else "live"
+        secret = self.pingxx_secret_key.get_secret_value() if self.pingxx_secret_key else ""
+        if secret and (not re.fullmatch(rf"sk_{mode}_[A-Za-z0-9]{{20,}}", secret)
+                       or _is_sample(secret)):  # fmt: skip
+            problems.append(_key_shape("PAYMENTS_PINGXX_SECRET_KEY", "sk_live_", mode))
+        host = urlsplit(self.pingxx_api_base).hostname or ""
+        if self.pingxx_api_base != DEFAULT_PINGXX_API_BASE or host in _LOOPBACK_HOSTS:
+            problems.append(
+                "PAYMENTS_PINGXX_API_BASE points at a sandbox; production talks to "
+                + DEFAULT_PINGXX_API_BASE
+            )
         return problems
 
     def _stripe_production_problems(self) -> list[str]:
@@ -317,6 +368,20 @@ def _key_shape(variable: str, expected: str, mode: str) -> str:
 
 def _is_sample(value: str) -> bool:
     return value in PUBLISHED_SAMPLES or bool(_PLACEHOLDER.search(value))
+
+
+def _is_pem(value: str, *, private: bool) -> bool:
+    from cryptography.hazmat.primitives import serialization
+
+    text = value.strip().replace("\\n", "\n").encode()
+    try:
+        if private:
+            serialization.load_pem_private_key(text, password=None)
+        else:
+            serialization.load_pem_public_key(text)
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
 def _is_strong_secret(value: str) -> bool:

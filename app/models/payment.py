@@ -54,6 +54,12 @@ class Payment(Base):
     )
     livemode: Mapped[bool] = mapped_column(Boolean, default=False)
     return_url: Mapped[str | None] = mapped_column(Text)
+    # What a provider needs to open (and re-open under the same key) its object: the
+    # customer's IP and the channel's extra fields (Ping++).
+    client_ip: Mapped[str | None] = mapped_column(String(64))
+    provider_extra: Mapped[dict[str, str]] = mapped_column(
+        JSONB, default=dict, server_default=text("'{}'::jsonb")
+    )
     payment_payload: Mapped[dict[str, Any]] = mapped_column(
         JSONB, default=dict, server_default=text("'{}'::jsonb")
     )

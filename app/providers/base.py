@@ -6,9 +6,9 @@ Adapters turn their SDK's objects and errors into these neutral types at the bou
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from app.core import money
@@ -20,6 +20,8 @@ __all__ = [
     "AmountOutOfRange",
     "CreatePayment",
     "CreateRefund",
+    "EventEnvelope",
+    "ObjectReader",
     "OperationNotSupported",
     "PaymentError",
     "PaymentProvider",
@@ -32,12 +34,15 @@ __all__ = [
     "ProviderRejected",
     "ProviderUnavailable",
     "RefundStatus",
+    "RequestNotAccepted",
     "WebhookMalformed",
     "WebhookSignatureMissing",
     "WebhookVerificationFailed",
     "check_storable",
     "money",
+    "optional_id",
     "our_id",
+    "read_envelope",
 ]
 
 
@@ -65,6 +70,9 @@ class CreatePayment:
     metadata: Mapping[str, str] = field(default_factory=dict)
     return_url: str | None = None
     expires_at: datetime | None = None
+    created_at: datetime | None = None
+    client_ip: str | None = None  # the customer's, where the provider wants it (Ping++)
+    extra: Mapping[str, str] = field(default_factory=dict)  # channel specifics (open_id, ...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +144,9 @@ class ProviderEvent:
     dispute: ProviderDispute | None = None
     refunds_of: str | None = None
     livemode: bool = False
+    # False when the adapter does not vouch for the snapshot (an event type it does not
+    # know, a type its object contradicts): the payment's current object is read instead.
+    believed: bool = True
 
 
 # One rule for the ids a provider sends us (events, objects): what Stripe and Ping++ use,
@@ -171,6 +182,84 @@ def check_storable(value: object, depth: int = 0) -> None:
     elif isinstance(value, list):
         for item in value:
             check_storable(item, depth + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectReader:
+    """Typed reads from a provider's JSON: what is required raises `unreadable` (an
+    adapter's ProviderUnavailable: an object we cannot interpret proves nothing)."""
+
+    label: str  # "Stripe", "Ping++"
+    unreadable: Callable[[str], ProviderError]
+
+    def string(self, raw: Mapping[str, Any], key: str) -> str:
+        value = raw.get(key)
+        if not isinstance(value, str) or not value:
+            raise self.unreadable(f"{self.label} object without a string {key!r}")
+        return value
+
+    def integer(self, raw: Mapping[str, Any], key: str) -> int:
+        value = raw.get(key)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self.unreadable(f"{self.label} object without an integer {key!r}")
+        return value
+
+    def identifier(self, raw: Mapping[str, Any], key: str) -> str:
+        value = raw.get(key)
+        if not isinstance(value, str) or not PROVIDER_ID.fullmatch(value):
+            raise self.unreadable(f"{self.label} object without a well-formed {key!r}")
+        return value
+
+
+def optional_id(value: object) -> str | None:
+    return value if isinstance(value, str) and PROVIDER_ID.fullmatch(value) else None
+
+
+@dataclass(frozen=True, slots=True)
+class EventEnvelope:
+    """What every provider's event has: an id, a type, a time and the object it is about."""
+
+    event_id: str
+    event_type: str
+    created_at: datetime
+    obj: Mapping[str, Any]
+    object_id: str | None
+
+
+def read_envelope(
+    event: Mapping[str, Any], *, provider: str, label: str, object_id_required: bool
+) -> EventEnvelope:
+    """WebhookMalformed unless `event` is `{id, object: "event", type, created, data:
+    {object}}` with ids and a type of the shapes we keep."""
+    event_id, event_type, created = event.get("id"), event.get("type"), event.get("created")
+    data = event.get("data")
+    if event.get("object", "event") != "event":
+        raise WebhookMalformed(f"not an event (object={event.get('object')!r})", provider=provider)
+    if not isinstance(event_id, str) or not PROVIDER_ID.fullmatch(event_id):
+        raise WebhookMalformed(f"{label} event without a well-formed id", provider=provider)
+    if not isinstance(event_type, str) or not EVENT_TYPE.fullmatch(event_type):
+        raise WebhookMalformed(
+            f"{label} event {event_id} without a well-formed type", provider=provider
+        )
+    if not isinstance(created, int) or isinstance(created, bool):
+        raise WebhookMalformed(
+            f"{label} event {event_id} without a created time", provider=provider
+        )
+    if not isinstance(data, Mapping) or not isinstance(data.get("object"), Mapping):
+        raise WebhookMalformed(f"{label} event {event_id} without data.object", provider=provider)
+    obj: Mapping[str, Any] = data["object"]
+    object_id = obj.get("id")
+    if (object_id is not None or object_id_required) and optional_id(object_id) is None:
+        raise WebhookMalformed(
+            f"{label} event {event_id}: a malformed object id", provider=provider
+        )
+    return EventEnvelope(
+        event_id=event_id,
+        event_type=event_type,
+        created_at=datetime.fromtimestamp(created, tz=UTC),
+        obj=obj,
+        object_id=optional_id(object_id),
+    )
 
 
 class ProviderError(Exception):
@@ -210,6 +299,26 @@ class ProviderRejected(ProviderError):
         self.http_status = http_status
         self.payment = payment
 
+    def about(self, payment: ProviderPayment | None) -> ProviderRejected:
+        """The same refusal, saying what the payment is now."""
+        return ProviderRejected(
+            self.message,
+            provider=self.provider,
+            code=self.code,
+            decline_code=self.decline_code,
+            http_status=self.http_status,
+            payment=payment,
+        )
+
+
+class RequestNotAccepted(ValueError):
+    """A create the provider would refuse for what it lacks (Ping++'s client_ip, a WeChat
+    open_id): a 422 naming `field`, before anything is stored."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
 
 class OperationNotSupported(ProviderError):
     """This adapter cannot do that (yet)."""
@@ -240,6 +349,10 @@ class PaymentProvider(Protocol):
         write it at all). Pure, no call: a request is refused before anything is stored."""
         ...
 
+    def check_request(self, request: CreatePayment) -> None:
+        """Raise RequestNotAccepted for what the provider would refuse; pure, no call."""
+        ...
+
     async def create_payment(
         self, request: CreatePayment, idempotency_key: str
     ) -> ProviderPayment: ...
@@ -252,7 +365,7 @@ class PaymentProvider(Protocol):
 
     async def refund(self, request: CreateRefund, idempotency_key: str) -> ProviderRefund: ...
 
-    async def retrieve_refund(self, reference: str) -> ProviderRefund: ...
+    async def retrieve_refund(self, reference: str, payment_reference: str) -> ProviderRefund: ...
 
     async def list_refunds(self, payment_reference: str) -> Sequence[ProviderRefund]: ...
 

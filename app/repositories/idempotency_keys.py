@@ -5,10 +5,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import DateTime, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.functions import Function
 
 from app.models import IdempotencyKey
+from app.repositories.base import Repository
 
 
 def _clock() -> Function[datetime]:
@@ -17,14 +17,7 @@ def _clock() -> Function[datetime]:
     return func.clock_timestamp(type_=DateTime(timezone=True))
 
 
-class IdempotencyKeyRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    @classmethod
-    def from_session(cls, session: AsyncSession) -> IdempotencyKeyRepository:
-        return cls(session)
-
+class IdempotencyKeyRepository(Repository):
     async def insert_leased(
         self,
         *,

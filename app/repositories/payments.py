@@ -4,9 +4,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import OPEN_SQL, Payment, PaymentStatusHistory
+from app.repositories.base import ModelRepository, Repository
 
 OPEN = text(OPEN_SQL)
 # The class key of the per-order advisory lock (two-int form, so it never meets the
@@ -15,19 +15,8 @@ ORDER_LOCK_CLASS = 0x6F72_6472
 CLIENT_TOKENS_KEPT = 8
 
 
-class PaymentRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    @classmethod
-    def from_session(cls, session: AsyncSession) -> PaymentRepository:
-        return cls(session)
-
-    async def get(self, payment_id: str, *, for_update: bool = False) -> Payment | None:
-        stmt = select(Payment).where(Payment.id == payment_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return (await self.session.execute(stmt)).scalar_one_or_none()
+class PaymentRepository(ModelRepository[Payment]):
+    model = Payment
 
     async def get_by_provider_reference(
         self, provider: str, reference: str, *, for_update: bool = False
@@ -154,18 +143,8 @@ class PaymentRepository:
         ).scalar_one()
         return released
 
-    def add(self, payment: Payment) -> None:
-        self.session.add(payment)
 
-
-class PaymentStatusHistoryRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    @classmethod
-    def from_session(cls, session: AsyncSession) -> PaymentStatusHistoryRepository:
-        return cls(session)
-
+class PaymentStatusHistoryRepository(Repository):
     def record(self, entry: PaymentStatusHistory) -> None:
         self.session.add(entry)
 

@@ -5,20 +5,13 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import utcnow
 from app.models import ProviderRecord
+from app.repositories.base import Repository
 
 
-class ProviderRecordRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    @classmethod
-    def from_session(cls, session: AsyncSession) -> ProviderRecordRepository:
-        return cls(session)
-
+class ProviderRecordRepository(Repository):
     async def upsert(
         self,
         *,

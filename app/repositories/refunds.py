@@ -5,25 +5,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, inspect, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
 from app.models import Refund
+from app.repositories.base import ModelRepository
 
 
-class RefundRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    @classmethod
-    def from_session(cls, session: AsyncSession) -> RefundRepository:
-        return cls(session)
-
-    async def get(self, refund_id: str, *, for_update: bool = False) -> Refund | None:
-        stmt = select(Refund).where(Refund.id == refund_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return (await self.session.execute(stmt)).scalar_one_or_none()
+class RefundRepository(ModelRepository[Refund]):
+    model = Refund
 
     async def get_by_provider_reference(
         self, reference: str, *, for_update: bool = False
@@ -62,9 +51,6 @@ class RefundRepository:
         if after is not None:
             stmt = stmt.where(tuple_(Refund.updated_at, Refund.id) > tuple_(*after))
         return (await self.session.execute(stmt)).scalars().all()
-
-    def add(self, refund: Refund) -> None:
-        self.session.add(refund)
 
     async def insert_if_absent(self, refund: Refund) -> bool:
         """Insert, or do nothing when a refund with its id or provider reference exists

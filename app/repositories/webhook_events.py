@@ -6,20 +6,13 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import utcnow
 from app.models import WebhookEvent
+from app.repositories.base import Repository
 
 
-class WebhookEventRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    @classmethod
-    def from_session(cls, session: AsyncSession) -> WebhookEventRepository:
-        return cls(session)
-
+class WebhookEventRepository(Repository):
     async def insert_once(
         self,
         *,

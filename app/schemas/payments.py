@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, IPvAnyAddress, StrictInt
 
 from app.core.money import MAX_AMOUNT
 from app.core.statuses import PaymentStatus, RefundState
-from app.schemas.types import CurrencyCode, Description, Metadata, OrderId, Url
+from app.schemas.types import ChannelExtra, CurrencyCode, Description, Metadata, OrderId, Url
 
 if TYPE_CHECKING:
     PaymentStatusName = str
@@ -48,7 +48,19 @@ class PaymentCreate(StrictModel):
     description: Description | None = None
     customer_email: EmailStr | None = None
     metadata: Metadata = Field(default_factory=dict)
-    return_url: Url | None = None
+    return_url: Url | None = Field(
+        default=None,
+        description="where the customer returns after paying (3-D Secure, an Alipay page)",
+    )
+    client_ip: IPvAnyAddress | None = Field(
+        default=None, description="the customer's IP address; Ping++ channels need it"
+    )
+    extra: ChannelExtra = Field(
+        default_factory=dict,
+        description="channel specifics: `open_id` for `wx_pub` and `wx_lite`, `product_id` "
+        "for `wx_pub_qr` (default: the payment), `success_url` for `alipay_wap` and "
+        "`alipay_pc_direct` (default: `return_url`)",
+    )
 
 
 class PaymentError(BaseModel):

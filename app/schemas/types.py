@@ -77,6 +77,11 @@ Metadata = Annotated[
     dict[MetadataKey, MetadataValue],
     Field(max_length=40, description="string to string; keys must not start with `payments_`"),
 ]
+ExtraKey = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[a-z_]+$")]
+ChannelExtra = Annotated[
+    dict[ExtraKey, MetadataValue],
+    Field(max_length=20, description="string to string, passed to the channel"),
+]
 Url = Annotated[
     str,
     StringConstraints(max_length=2048, pattern=r"^https?://."),

@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.db import transaction, utcnow
-from app.repositories.outbox import OutboxRepository
+from app.repositories.events import EventRepository
 from app.repositories.webhook_events import WebhookEventRepository
 
 _DeleteBatch = Callable[[AsyncSession], Awaitable[int]]
@@ -47,7 +47,7 @@ class Housekeeping:
             )
         )
         events = await self._in_batches(
-            lambda session: OutboxRepository(session).delete_finished_before(
+            lambda session: EventRepository(session).delete_finished_before(
                 now - self.event_retention, limit=PURGE_BATCH
             )
         )

@@ -25,7 +25,7 @@ from app.models import Payment, PaymentStatusHistory
 from app.providers.base import ProviderDispute, ProviderPayment
 from app.repositories.payments import PaymentRepository, PaymentStatusHistoryRepository
 from app.repositories.provider_records import ProviderRecordRepository
-from app.services.outbox import stage_payment_event
+from app.services.events import stage_payment_event
 from app.services.refunds import reserve_duplicate_refund
 from app.services.transitions import Decision, decide, is_terminal
 

@@ -24,15 +24,17 @@ from app.models import Payment, PaymentStatusHistory
 from app.providers.base import (
     AmountOutOfRange,
     CreatePayment,
+    OperationNotSupported,
     ProviderPayment,
     ProviderRejected,
     ProviderUnavailable,
+    RequestNotAccepted,
 )
 from app.providers.registry import Channel, ProviderRegistry, UnknownChannel, parse_channel
 from app.repositories.payments import PaymentRepository, PaymentStatusHistoryRepository
 from app.repositories.provider_records import ProviderRecordRepository
 from app.schemas.payments import PaymentCreate
-from app.services.outbox import stage_payment_event
+from app.services.events import stage_payment_event
 from app.services.payment_updates import PaymentUpdater
 from app.services.provider_errors import amount_error, provider_error
 from app.services.transitions import is_terminal
@@ -118,26 +120,40 @@ class PaymentService:
 
     def resolve_channel(self, requested: str | None) -> Channel:
         name = requested or self.default_channel
+        enabled = {"enabled_channels": self.registry.enabled_channels}
         try:
             channel = parse_channel(name)
         except UnknownChannel:
             raise errors.UnknownPaymentChannel(
-                f"{name!r} is not a payment channel", payment_channel=name
+                f"{name!r} is not a payment channel", payment_channel=name, extra=enabled
             ) from None
         if not self.registry.is_enabled(channel):
             raise errors.PaymentChannelNotEnabled(
-                f"{channel.name!r} is not enabled on this service", payment_channel=channel.name
+                f"{channel.name!r} is not enabled on this service",
+                payment_channel=channel.provider,
+                extra=enabled,
             )
         return channel
 
     async def create(self, request: PaymentCreate) -> CreateResult:
         channel = self.resolve_channel(request.payment_channel)
+        provider = self.registry.get(channel.provider)
+        payment_id = new_id("pay")
         try:
-            # Before anything is stored, sent or replaced: an amount the provider cannot
-            # take leaves the order's open payment as it is.
-            self.registry.get(channel.provider).check_amount(request.amount, request.currency)
+            # Before anything is stored, sent or replaced: what the provider would refuse
+            # leaves the order's open payment as it is.
+            provider.check_amount(request.amount, request.currency)
+            provider.check_request(_provider_request(_new_payment(payment_id, request, channel)))
         except AmountOutOfRange as exc:
             raise amount_error(exc, channel.provider) from None
+        except RequestNotAccepted as exc:
+            raise errors.ValidationFailed(
+                f"{exc.field}: {exc}",
+                payment_channel=channel.provider,
+                extra={
+                    "errors": [{"loc": ["body", exc.field], "msg": str(exc), "type": "missing"}]
+                },
+            ) from None
         for _ in range(_CREATE_ROUNDS):
             token = new_client_token()
             async with transaction(self.sessionmaker) as session:
@@ -149,7 +165,9 @@ class PaymentService:
                     raise _already_paid(paid.id, paid.payment_channel)
                 inserted = payment is None
                 if payment is None:
-                    payment = self._insert(session, request, channel, token)
+                    payment = self._insert(
+                        session, _new_payment(payment_id, request, channel), token
+                    )
             same = inserted or _same_request(payment, request, channel)
             if not inserted and same:
                 # Not under the order's lock: a webhook holding this payment's row may be
@@ -179,36 +197,9 @@ class PaymentService:
             return CreateResult(payment, created=inserted, client_token=token)
         raise errors.ConcurrentUpdate(payment_channel=channel.provider)
 
-    def _insert(
-        self, session: AsyncSession, request: PaymentCreate, channel: Channel, token: str
-    ) -> Payment:
-        now = utcnow()
-        payment = Payment(
-            id=new_id("pay"),
-            order_id=request.order_id,
-            amount=request.amount,
-            currency=request.currency,
-            payment_channel=channel.provider,
-            method=channel.method,
-            status=PaymentStatus.REQUIRES_PAYMENT_METHOD.value,
-            amount_refunded=0,
-            amount_refund_pending=0,
-            amount_refund_overbooked=0,
-            refund_status=RefundState.NONE.value,
-            description=request.description,
-            customer_email=request.customer_email,
-            metadata_=dict(request.metadata),
-            livemode=False,
-            return_url=request.return_url,
-            payment_payload={},
-            provider_reference=None,
-            last_error=None,
-            duplicate_of=None,
-            dispute=None,
-            client_token_digests=[token_digest(token)],
-            created_at=now,
-            updated_at=now,
-        )
+    def _insert(self, session: AsyncSession, payment: Payment, token: str) -> Payment:
+        now = payment.created_at
+        payment.client_token_digests = [token_digest(token)]
         self.updater.schedule_new(payment, now)
         PaymentRepository(session).add(payment)
         PaymentStatusHistoryRepository(session).record(
@@ -227,25 +218,17 @@ class PaymentService:
         provider = self.registry.get(payment.payment_channel)
         try:
             result = await provider.create_payment(
-                CreatePayment(
-                    payment_id=payment.id,
-                    order_id=payment.order_id,
-                    amount=payment.amount,
-                    currency=payment.currency,
-                    method=payment.method,
-                    description=payment.description,
-                    customer_email=payment.customer_email,
-                    metadata=payment.metadata_,
-                    return_url=payment.return_url,
-                    expires_at=payment.expires_at,
-                ),
+                _provider_request(payment),
                 idempotency_key=create_key(payment.id),
             )
         except ProviderUnavailable as exc:
             # The payment stays open without a provider object; asking again with the same
             # order repeats the call under the same key, so the provider returns the same
             # object (the janitor does so too).
-            logger.warning("provider unavailable on create", extra={"payment_id": payment.id})
+            logger.warning(
+                "provider unavailable on create",
+                extra={"payment_id": payment.id, "provider_code": exc.code},
+            )
             raise provider_error(exc, payment.payment_channel) from exc
         except ProviderRejected as exc:
             await self._fail_creation(payment.id, exc)
@@ -279,7 +262,11 @@ class PaymentService:
         payment, observed_at = await self._get_observed(payment_id)
         if payment.provider_reference is not None or payment.is_terminal:
             return payment
-        return await self._create_at_provider(payment, observed_at)
+        try:
+            return await self._create_at_provider(payment, observed_at)
+        except (errors.ProviderRejectedError, errors.CardDeclined):
+            # A refusal is an answer: the payment was failed with it.
+            return await self.get(payment_id)
 
     async def _fail_creation(self, payment_id: str, exc: ProviderRejected) -> None:
         async with transaction(self.sessionmaker) as session:
@@ -335,6 +322,15 @@ class PaymentService:
                 idempotency_key=cancel_key(payment.id, observed_at),
                 abandoned=abandoned,
             )
+        except OperationNotSupported:
+            # The provider cannot close it (an Alipay page): it lapses at its time_expire,
+            # and if it is paid before that the money is recorded (as the order's duplicate
+            # when the order has been paid otherwise).
+            logger.info(
+                "closed here only: the provider object stays payable until it lapses",
+                extra={"payment_id": payment.id, "reference": payment.provider_reference},
+            )
+            return await self._apply(payment.id, None, source="api", target=target)
         except ProviderUnavailable as exc:
             raise provider_error(exc, payment.payment_channel) from exc
         except ProviderRejected as exc:
@@ -404,6 +400,58 @@ class PaymentService:
             elif target is not None:
                 self.updater.move(session, payment, target, source=source)
             return payment
+
+
+def _new_payment(payment_id: str, request: PaymentCreate, channel: Channel) -> Payment:
+    """A new open payment for the request, in no session yet."""
+    now = utcnow()
+    return Payment(
+        id=payment_id,
+        order_id=request.order_id,
+        amount=request.amount,
+        currency=request.currency,
+        payment_channel=channel.provider,
+        method=channel.method,
+        status=PaymentStatus.REQUIRES_PAYMENT_METHOD.value,
+        amount_refunded=0,
+        amount_refund_pending=0,
+        amount_refund_overbooked=0,
+        refund_status=RefundState.NONE.value,
+        description=request.description,
+        customer_email=request.customer_email,
+        metadata_=dict(request.metadata),
+        livemode=False,
+        return_url=request.return_url,
+        client_ip=str(request.client_ip) if request.client_ip else None,
+        provider_extra=dict(request.extra),
+        payment_payload={},
+        provider_reference=None,
+        last_error=None,
+        duplicate_of=None,
+        dispute=None,
+        client_token_digests=[],
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _provider_request(payment: Payment) -> CreatePayment:
+    """What the provider is asked to open (and checks before anything is stored)."""
+    return CreatePayment(
+        payment_id=payment.id,
+        order_id=payment.order_id,
+        amount=payment.amount,
+        currency=payment.currency,
+        method=payment.method,
+        description=payment.description,
+        customer_email=payment.customer_email,
+        metadata=payment.metadata_,
+        return_url=payment.return_url,
+        expires_at=payment.expires_at,
+        created_at=payment.created_at,
+        client_ip=payment.client_ip,
+        extra=payment.provider_extra,
+    )
 
 
 def _same_request(payment: Payment, request: PaymentCreate, channel: Channel) -> bool:

@@ -31,7 +31,7 @@ from app.providers.base import (
 from app.providers.registry import ProviderRegistry
 from app.repositories.payments import PaymentRepository
 from app.repositories.refunds import RefundRepository
-from app.services.outbox import stage_refund_event
+from app.services.events import stage_refund_event
 from app.services.provider_errors import amount_error, provider_error
 from app.services.transitions import Decision, decide_refund
 
@@ -264,7 +264,10 @@ class RefundService:
             return refund
         provider = self.registry.get(payment.payment_channel)
         try:
-            result = await provider.retrieve_refund(refund.provider_reference)
+            assert payment.provider_reference is not None
+            result = await provider.retrieve_refund(
+                refund.provider_reference, payment.provider_reference
+            )
         except (ProviderUnavailable, ProviderRejected) as exc:
             raise provider_error(exc, payment.payment_channel) from exc
         return await self.apply(refund.id, result)

@@ -208,7 +208,7 @@ class WebhookService:
             logger.info("event for a payment we do not know", extra={"event": event.event_id})
             return Outcome.UNKNOWN_PAYMENT
         row.payment_id = payment.id
-        if is_terminal(event.payment.status) or payment.is_terminal:
+        if event.believed and (is_terminal(event.payment.status) or payment.is_terminal):
             decision = await self.updater.apply(
                 session, payment, event.payment, source="webhook",
                 provider_event_id=event.event_id,

@@ -12,8 +12,8 @@ import httpx
 from sqlalchemy.engine import URL
 
 from app.container import Container
-from app.repositories.outbox import NOTIFY_CHANNEL
-from app.services.notifications import MAX_CONCURRENT_DELIVERIES, NotificationRelay
+from app.repositories.events import NOTIFY_CHANNEL
+from app.services.event_delivery import MAX_CONCURRENT_DELIVERIES, EventRelay
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ async def run_relay(container: Container, stopping: asyncio.Event) -> None:
             ),
             follow_redirects=False,
         ) as http:
-            relay = NotificationRelay(container.sessionmaker, settings, http)
+            relay = EventRelay(container.sessionmaker, settings, http)
             while not stopping.is_set():
                 wake.clear()
                 try:

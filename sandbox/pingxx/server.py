@@ -375,6 +375,17 @@ def _control_routes(sb: PingxxSandbox, dispatcher: WebhookDispatcher) -> list[Ba
             raise control_error(f"no such webhook endpoint: {endpoint_id}")
         return {"id": endpoint_id, "deleted": True}
 
+    async def list_events(request: Request) -> Obj:
+        """Every event, newest first; `object_id` and `type` narrow it (Ping++ lists none)."""
+        rows = list(reversed(sb.stores.events.values()))
+        object_id = request.query_params.get("object_id")
+        event_type = request.query_params.get("type")
+        if object_id:
+            rows = [e for e in rows if e["data"]["object"].get("id") == object_id]
+        if event_type:
+            rows = [e for e in rows if e["type"] == event_type]
+        return {"object": "list", "data": rows}
+
     async def resend(request: Request) -> Obj:
         event = sb.get("events", str(request.path_params["id"]), "event")
         body, _ = await _body(request)
@@ -404,6 +415,7 @@ def _control_routes(sb: PingxxSandbox, dispatcher: WebhookDispatcher) -> list[Ba
         Route("/_sandbox/webhook_deliveries", control(deliveries, mutates=False), methods=["GET"]),
         Route("/_sandbox/webhook_endpoints", control(endpoints), methods=["GET", "POST"]),
         Route("/_sandbox/webhook_endpoints/{id}", control(delete_endpoint), methods=["DELETE"]),
+        Route("/_sandbox/events", control(list_events, mutates=False), methods=["GET"]),
         Route("/_sandbox/events/{id}/resend", control(resend, mutates=False), methods=["POST"]),
         Route("/_sandbox/webhooks/drain", control(drain, mutates=False), methods=["POST"]),
         Route("/_sandbox/health", control(health, mutates=False), methods=["GET"]),

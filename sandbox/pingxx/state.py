@@ -308,6 +308,11 @@ class PingxxSandbox:
         self.sides = {cid: ChargeSide(**side) for cid, side in data["sides"].items()}
         self.order_index = {(c["app"], c["order_no"]): c["id"] for c in data["charges"]}
         self.endpoints = {e["id"]: WebhookEndpoint(**e) for e in data["endpoints"]}
+        # The URLs configured for this run are served even if the snapshot predates them.
+        known = {endpoint.url for endpoint in self.endpoints.values()}
+        for url in self.config.webhook_urls:
+            if url not in known:
+                self.add_endpoint(url, ["*"])
         key_pem = data.get("webhook_private_key")
         if key_pem and not self.config.webhook_private_key:
             self.webhook_key = signing.load_private_key(key_pem)

@@ -1,5 +1,5 @@
-"""The money invariants over real HTTP, PostgreSQL and the Stripe sandbox: one charge per
-order, each provider's currency rules, refund keys that outlive credentials and purges,
+"""The money invariants over real HTTP, PostgreSQL and the sandboxes: one charge per order
+on every provider, each provider's currency rules, refund keys that outlive credentials and purges,
 errors sorted by what they prove, and cancel keys per attempt."""
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.container import Container, build_container
 from app.core.settings import Settings
-from app.main import create_app
 from sandbox.runner import ServerThread
-from tests.conftest import API_KEY, OTHER_API_KEY, make_settings
+from tests.conftest import OTHER_API_KEY, make_settings
 from tests.support.api import order_id, wait_for, wait_for_status
+from tests.support.providers import Psp
 from tests.support.sandbox import Knobs
+from tests.support.served import in_thread
 from tests.support.stripe_js import StripeJs
 
 
@@ -40,6 +41,19 @@ async def paid(api: httpx.AsyncClient, stripe_js: StripeJs, **body: Any) -> dict
         payment["payment_payload"]["client_secret"], "4242424242424242"
     )
     assert confirmed.status_code == 200, confirmed.text
+    return await wait_for_status(api, payment["id"], "succeeded")
+
+
+async def created_on(api: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:
+    response = await api.post("/v1/payments", json=body)
+    assert response.status_code == 201, response.text
+    payment: dict[str, Any] = response.json()
+    return payment
+
+
+async def paid_on(api: httpx.AsyncClient, psp: Psp, body: dict[str, Any]) -> dict[str, Any]:
+    payment = await created_on(api, body)
+    await psp.pay(payment)
     return await wait_for_status(api, payment["id"], "succeeded")
 
 
@@ -72,25 +86,15 @@ async def container(db: AsyncEngine, settings: Settings) -> AsyncIterator[Contai
     await built.aclose()
 
 
-def serve(settings: Settings) -> Iterator[httpx.AsyncClient]:
-    """A second API process-alike with other settings, over HTTP."""
-    with ServerThread(create_app(settings)) as server:
-        yield httpx.AsyncClient(
-            base_url=server.url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30
-        )
-
-
 class TestOneOrderOneCharge:
     async def test_reloading_a_paid_checkout_does_not_charge_again(
-        self, api: httpx.AsyncClient, stripe_js: StripeJs
+        self, api: httpx.AsyncClient, psp: Psp
     ) -> None:
         """The reproduction: the same create after paying (a reload, no key or a new one)."""
-        first = await paid(api, stripe_js)
-        body = {"order_id": first["order_id"]}
+        body = psp.body("money")
+        first = await paid_on(api, psp, body)
         for headers in ({}, {"Idempotency-Key": "after-paying"}):
-            again = await api.post(
-                "/v1/payments", json={**body, "amount": 2000, "currency": "USD"}, headers=headers
-            )
+            again = await api.post("/v1/payments", json=body, headers=headers)
             assert again.status_code == 409, again.text
             assert again.json()["code"] == "order_already_paid"
             assert again.json()["payment_id"] == first["id"]
@@ -98,47 +102,37 @@ class TestOneOrderOneCharge:
         assert [(p["id"], p["status"]) for p in payments] == [(first["id"], "succeeded")]
 
     async def test_replacing_a_payment_paid_meanwhile_is_refused(
-        self, api: httpx.AsyncClient, stripe_js: StripeJs, knobs: Knobs
+        self, api: httpx.AsyncClient, psp: Psp
     ) -> None:
         """A coupon applied while the customer paid in another tab: nothing new is made."""
-        await knobs.set(webhooks_enabled=False)
-        first = await created(api)
-        confirmed = await stripe_js.confirm(
-            first["payment_payload"]["client_secret"], "pm_card_visa"
-        )
-        assert confirmed.json()["status"] == "succeeded"
-        changed = await create(api, order_id=first["order_id"], amount=1500)
+        await psp.knobs.set(webhooks_enabled=False)
+        body = psp.body("money")
+        first = await created_on(api, body)
+        await psp.pay(first)
+        changed = await api.post("/v1/payments", json={**body, "amount": 1500})
         assert changed.status_code == 409, changed.text
         assert changed.json()["code"] == "order_already_paid"
         assert changed.json()["payment_id"] == first["id"]
         payments = await order_payments(api, first["order_id"])
         assert [(p["id"], p["status"]) for p in payments] == [(first["id"], "succeeded")]
+        assert len(await psp.payment_objects(first["id"])) == 1
 
-    async def test_two_intents_of_one_order_paid_in_a_race_make_one_charge(
-        self,
-        api: httpx.AsyncClient,
-        stripe_js: StripeJs,
-        sandbox_admin: httpx.AsyncClient,
-        knobs: Knobs,
-        db: AsyncEngine,
+    async def test_two_objects_of_one_order_paid_in_a_race_make_one_charge(
+        self, api: httpx.AsyncClient, psp: Psp, db: AsyncEngine
     ) -> None:
-        """The old PaymentIntent was closed here but not at Stripe (its create's answer was
-        lost when the order changed), and both tabs pay at once."""
-        order = order_id("race")
-        await knobs.set(lose_response_next=1)
-        lost = await create(api, order_id=order, amount=2000)
+        """The old provider object was closed here but not at the provider (its create's
+        answer was lost when the order changed), and both tabs pay at once."""
+        body = psp.body("race")
+        order = body["order_id"]
+        await psp.knobs.set(lose_response_next=1)
+        lost = await api.post("/v1/payments", json=body)
         assert lost.status_code == 503, lost.text
-        second = await created(api, order_id=order, amount=1800)
+        second = await created_on(api, {**body, "amount": 1800})
         [old] = [p for p in await order_payments(api, order) if p["id"] != second["id"]]
         assert old["status"] == "canceled"
-        intents = (await sandbox_admin.get("/v1/payment_intents", params={"limit": 100})).json()
-        [orphan] = [i for i in intents["data"] if i["metadata"].get("payment_id") == old["id"]]
+        [orphan] = await psp.payment_objects(old["id"])
 
-        results = await asyncio.gather(
-            stripe_js.confirm(orphan["client_secret"], "pm_card_visa"),
-            stripe_js.confirm(second["payment_payload"]["client_secret"], "pm_card_visa"),
-        )
-        assert [r.json()["status"] for r in results] == ["succeeded", "succeeded"]
+        await asyncio.gather(psp.pay_object(orphan), psp.pay(second))
 
         def settled(payments: list[dict[str, Any]]) -> bool:
             return all(p["status"] == "succeeded" for p in payments) and any(
@@ -161,9 +155,11 @@ class TestOneOrderOneCharge:
         )
         assert "payment.duplicate_detected" in await event_types(api, duplicate["id"])
         assert "payment.duplicate_detected" not in await event_types(api, primary["id"])
-        [refund] = await stripe_refunds(sandbox_admin, duplicate["provider_reference"])
-        assert (refund["amount"], refund["reason"]) == (duplicate["amount"], "duplicate")
-        assert await stripe_refunds(sandbox_admin, primary["provider_reference"]) == []
+        [refund] = await psp.refunds(duplicate["provider_reference"])
+        assert refund["amount"] == duplicate["amount"]
+        [ours] = (await api.get(f"/v1/payments/{duplicate['id']}/refunds")).json()["data"]
+        assert ours["reason"] == "duplicate"
+        assert await psp.refunds(primary["provider_reference"]) == []
         async with db.connect() as connection:
             paid_orders = await connection.scalar(
                 text(
@@ -175,47 +171,41 @@ class TestOneOrderOneCharge:
         assert paid_orders == 1
 
     async def test_the_duplicate_is_refunded_once_whatever_arrives_again(
-        self,
-        api: httpx.AsyncClient,
-        stripe_js: StripeJs,
-        sandbox_admin: httpx.AsyncClient,
-        knobs: Knobs,
-        container: Container,
-        db: AsyncEngine,
+        self, api: httpx.AsyncClient, psp: Psp, container: Container, db: AsyncEngine
     ) -> None:
-        first, second = await second_intent_of_a_paid_order(
-            api, stripe_js, sandbox_admin, knobs, db
-        )
+        first, second = await second_object_of_a_paid_order(api, psp, db)
 
         for _ in range(3):
             await container.payments.sync(second["id"])
-        await knobs.set(webhooks_enabled=True)
-        for event in await _events_of(sandbox_admin, second["provider_reference"]):
-            await sandbox_admin.post(f"/_sandbox/events/{event}/resend")
-        await sandbox_admin.post("/_sandbox/webhooks/drain", json={"timeout": 5})
+        await psp.knobs.set(webhooks_enabled=True)
+        for event in await psp.events_about(second["provider_reference"]):
+            await psp.resend(event)
+        await psp.drain()
 
         current = await wait_for(api, second["id"], lambda p: p["refund_status"] == "full")
         assert current["duplicate_of"] == first["id"]
-        assert len(await stripe_refunds(sandbox_admin, second["provider_reference"])) == 1
+        assert len(await psp.refunds(second["provider_reference"])) == 1
         refunds = (await api.get(f"/v1/payments/{second['id']}/refunds")).json()["data"]
         assert [(r["amount"], r["reason"]) for r in refunds] == [(1900, "duplicate")]
 
     async def test_duplicates_are_kept_when_the_deployment_says_so(
         self,
         api: httpx.AsyncClient,
-        stripe_js: StripeJs,
-        sandbox_admin: httpx.AsyncClient,
-        knobs: Knobs,
+        psp: Psp,
         database_url: str,
         stripe_sandbox: ServerThread,
         webhook_secret: str,
         db: AsyncEngine,
     ) -> None:
-        first, second = await second_intent_of_a_paid_order(
-            api, stripe_js, sandbox_admin, knobs, db
-        )
+        first, second = await second_object_of_a_paid_order(api, psp, db)
         keeping = await build_container(
-            make_settings(database_url, stripe_sandbox.url, webhook_secret, refund_duplicates=False)
+            make_settings(
+                database_url,
+                stripe_sandbox.url,
+                webhook_secret,
+                refund_duplicates=False,
+                **psp.settings,
+            )
         )
         try:
             synced = await keeping.payments.sync(second["id"])
@@ -223,21 +213,18 @@ class TestOneOrderOneCharge:
             await keeping.aclose()
         assert (synced.status, synced.duplicate_of) == ("succeeded", first["id"])
         assert "payment.duplicate_detected" in await event_types(api, second["id"])
-        assert await stripe_refunds(sandbox_admin, second["provider_reference"]) == []
+        assert await psp.refunds(second["provider_reference"]) == []
 
 
-async def second_intent_of_a_paid_order(
-    api: httpx.AsyncClient,
-    stripe_js: StripeJs,
-    admin: httpx.AsyncClient,
-    knobs: Knobs,
-    db: AsyncEngine,
+async def second_object_of_a_paid_order(
+    api: httpx.AsyncClient, psp: Psp, db: AsyncEngine
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A paid order, and a second PaymentIntent for it paid too at Stripe (made behind the
-    API's back, as a monolith's old code path would), with Stripe's webhooks off."""
-    first = await paid(api, stripe_js)
-    await admin.post("/_sandbox/webhooks/drain", json={"timeout": 5})
-    await knobs.set(webhooks_enabled=False)
+    """A paid order, and a second provider object for it paid too (made behind the API's
+    back, as a monolith's old code path would), with the provider's webhooks off."""
+    body = psp.body("money")
+    first = await paid_on(api, psp, body)
+    await psp.drain()
+    await psp.knobs.set(webhooks_enabled=False)
 
     async def set_status(status: str) -> None:
         async with db.begin() as connection:
@@ -247,16 +234,10 @@ async def second_intent_of_a_paid_order(
             )
 
     await set_status("canceled")
-    second = await created(api, order_id=first["order_id"], amount=1900)
+    second = await created_on(api, {**body, "amount": 1900})
     await set_status("succeeded")
-    confirmed = await stripe_js.confirm(second["payment_payload"]["client_secret"], "pm_card_visa")
-    assert confirmed.json()["status"] == "succeeded"
+    await psp.pay(second)
     return first, second
-
-
-async def _events_of(admin: httpx.AsyncClient, intent: str) -> list[str]:
-    listed = (await admin.get("/v1/events", params={"limit": 100})).json()["data"]
-    return [e["id"] for e in listed if e["data"]["object"].get("id") == intent]
 
 
 class TestCurrencyRules:
@@ -374,45 +355,41 @@ class TestRefundKeys:
 class TestErrorsSortedByWhatTheyProve:
     @pytest.fixture
     def rotated(
-        self, database_url: str, stripe_sandbox: ServerThread, webhook_secret: str
+        self, database_url: str, stripe_sandbox: ServerThread, webhook_secret: str, psp: Psp
     ) -> Iterator[httpx.AsyncClient]:
-        """The API with a Stripe key Stripe no longer accepts."""
-        yield from serve(
-            make_settings(
-                database_url,
-                stripe_sandbox.url,
-                webhook_secret,
-                stripe_secret_key="sk_test_rotated",
-            )
+        """The API with a secret key the provider no longer accepts."""
+        yield from in_thread(
+            make_settings(database_url, stripe_sandbox.url, webhook_secret, **psp.rotated)
         )
 
-    async def test_a_rotated_stripe_key_leaves_the_payment_open(
-        self, api: httpx.AsyncClient, rotated: httpx.AsyncClient
+    async def test_a_rotated_key_leaves_the_payment_open(
+        self, api: httpx.AsyncClient, psp: Psp, rotated: httpx.AsyncClient
     ) -> None:
-        order = order_id("rotated")
+        body = psp.body("rotated")
         async with rotated:
-            refused = await create(rotated, order_id=order)
+            refused = await rotated.post("/v1/payments", json=body)
         assert refused.status_code == 503, refused.text
         assert (refused.json()["code"], refused.json()["retryable"]) == (
             "provider_unavailable",
             True,
         )
-        [open_payment] = await order_payments(api, order)
+        assert refused.json()["payment_channel"] == psp.name
+        [open_payment] = await order_payments(api, body["order_id"])
         assert (open_payment["status"], open_payment["provider_reference"]) == (
             "requires_payment_method",
             None,
         )
         assert "payment.failed" not in await event_types(api, open_payment["id"])
         # With the key fixed, asking again finishes the same payment: a first success.
-        fixed = await create(api, order_id=order)
+        fixed = await api.post("/v1/payments", json=body)
         assert fixed.status_code == 201, fixed.text
         assert fixed.json()["id"] == open_payment["id"]
-        assert fixed.json()["provider_reference"].startswith("pi_")
+        assert fixed.json()["provider_reference"].startswith(psp.reference_prefix)
 
-    async def test_a_rotated_stripe_key_leaves_the_refund_pending(
-        self, api: httpx.AsyncClient, stripe_js: StripeJs, rotated: httpx.AsyncClient
+    async def test_a_rotated_key_leaves_the_refund_pending(
+        self, api: httpx.AsyncClient, psp: Psp, rotated: httpx.AsyncClient
     ) -> None:
-        payment = await paid(api, stripe_js)
+        payment = await paid_on(api, psp, psp.body("rotated"))
         async with rotated:
             refused = await rotated.post(
                 f"/v1/payments/{payment['id']}/refunds", json={"amount": 300}
@@ -425,21 +402,18 @@ class TestErrorsSortedByWhatTheyProve:
         assert after["amount_refund_pending"] == 300
 
     async def test_a_retry_after_a_retryable_failure_answers_as_a_first_success(
-        self, api: httpx.AsyncClient, knobs: Knobs
+        self, api: httpx.AsyncClient, psp: Psp
     ) -> None:
-        body = {"order_id": order_id("retry-201")}
+        body = psp.body("retry-201")
         headers = {"Idempotency-Key": "retry-201"}
-        await knobs.set(failure_rate=1.0, failure_status=503)
-        failed = await api.post(
-            "/v1/payments", json={**body, "amount": 2000, "currency": "USD"}, headers=headers
-        )
+        await psp.knobs.set(failure_rate=1.0, failure_status=503)
+        failed = await api.post("/v1/payments", json=body, headers=headers)
         assert failed.status_code == 503, failed.text
-        await knobs.set(failure_rate=0.0)
-        retried = await api.post(
-            "/v1/payments", json={**body, "amount": 2000, "currency": "USD"}, headers=headers
-        )
+        await psp.knobs.set(failure_rate=0.0)
+        retried = await api.post("/v1/payments", json=body, headers=headers)
         assert retried.status_code == 201, retried.text
-        assert retried.json()["provider_reference"].startswith("pi_")
+        assert retried.json()["provider_reference"].startswith(psp.reference_prefix)
+        assert len(await psp.payment_objects(retried.json()["id"])) == 1
 
     async def test_a_provider_refusal_is_kept_and_replayed(
         self, api: httpx.AsyncClient, stripe_js: StripeJs, sandbox_admin: httpx.AsyncClient

@@ -7,11 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
 from app.main import create_app
 from sandbox.runner import ServerThread
 from tests.conftest import API_KEY, make_settings
 from tests.support.api import order_id, wait_for, wait_for_status
+from tests.support.providers import Psp
 from tests.support.stripe_js import StripeJs
 
 
@@ -28,19 +30,19 @@ async def paid_payment(
     return await wait_for_status(api, payment["id"], "succeeded")
 
 
-async def sandbox_refunds(sandbox_admin: httpx.AsyncClient, intent: str) -> list[dict[str, Any]]:
-    listed = (
-        await sandbox_admin.get("/v1/refunds", params={"payment_intent": intent, "limit": 100})
-    ).json()
-    refunds: list[dict[str, Any]] = listed["data"]
-    return refunds
+async def paid(api: httpx.AsyncClient, psp: Psp, amount: int = 2000) -> dict[str, Any]:
+    created = await api.post("/v1/payments", json=psp.body("refund", amount))
+    assert created.status_code == 201, created.text
+    payment: dict[str, Any] = created.json()
+    await psp.pay(payment)
+    return await wait_for_status(api, payment["id"], "succeeded")
 
 
 class TestRefundAmounts:
     async def test_partial_then_the_rest_then_nothing_more(
-        self, api: httpx.AsyncClient, stripe_js: StripeJs
+        self, api: httpx.AsyncClient, psp: Psp
     ) -> None:
-        payment = await paid_payment(api, stripe_js)
+        payment = await paid(api, psp)
         pay = payment["id"]
 
         partial = await api.post(f"/v1/payments/{pay}/refunds", json={"amount": 500})
@@ -64,11 +66,12 @@ class TestRefundAmounts:
         assert sorted(r["amount"] for r in listed) == [500, 1500]
         one = (await api.get(f"/v1/refunds/{listed[0]['id']}")).json()
         assert one["payment_id"] == pay
+        assert one["currency"] == psp.currency
+        at_provider = await psp.refunds(payment["provider_reference"])
+        assert sorted(r["amount"] for r in at_provider) == [500, 1500]
 
-    async def test_full_then_partial_is_refused(
-        self, api: httpx.AsyncClient, stripe_js: StripeJs
-    ) -> None:
-        payment = await paid_payment(api, stripe_js, amount=900)
+    async def test_full_then_partial_is_refused(self, api: httpx.AsyncClient, psp: Psp) -> None:
+        payment = await paid(api, psp, amount=900)
         full = await api.post(f"/v1/payments/{payment['id']}/refunds", json={})
         assert full.json()["amount"] == 900
         partial = await api.post(f"/v1/payments/{payment['id']}/refunds", json={"amount": 100})
@@ -76,18 +79,19 @@ class TestRefundAmounts:
         assert partial.json()["code"] == "refund_exceeds_captured"
 
     async def test_more_than_the_payment_is_refused_up_front(
-        self, api: httpx.AsyncClient, stripe_js: StripeJs, sandbox_admin: httpx.AsyncClient
+        self, api: httpx.AsyncClient, psp: Psp
     ) -> None:
-        payment = await paid_payment(api, stripe_js, amount=1000)
+        payment = await paid(api, psp, amount=1000)
         over = await api.post(f"/v1/payments/{payment['id']}/refunds", json={"amount": 1001})
         assert over.status_code == 409
         assert over.json()["amount_refundable"] == 1000
-        assert await sandbox_refunds(sandbox_admin, payment["provider_reference"]) == []
+        assert over.json()["payment_channel"] == psp.name
+        assert await psp.refunds(payment["provider_reference"]) == []
 
-    async def test_only_a_succeeded_payment_is_refunded(self, api: httpx.AsyncClient) -> None:
-        created = await api.post(
-            "/v1/payments", json={"order_id": order_id("unpaid"), "amount": 700, "currency": "USD"}
-        )
+    async def test_only_a_succeeded_payment_is_refunded(
+        self, api: httpx.AsyncClient, psp: Psp
+    ) -> None:
+        created = await api.post("/v1/payments", json=psp.body("unpaid", 700))
         refused = await api.post(f"/v1/payments/{created.json()['id']}/refunds", json={})
         assert refused.status_code == 409
         assert refused.json()["code"] == "payment_not_refundable"
@@ -107,9 +111,9 @@ class TestRefundAmounts:
 
 class TestConcurrentRefunds:
     async def test_twenty_concurrent_partials_never_exceed_the_payment(
-        self, api: httpx.AsyncClient, stripe_js: StripeJs, sandbox_admin: httpx.AsyncClient
+        self, api: httpx.AsyncClient, psp: Psp
     ) -> None:
-        payment = await paid_payment(api, stripe_js, amount=2000)
+        payment = await paid(api, psp, amount=2000)
 
         responses = await asyncio.gather(
             *(
@@ -125,8 +129,8 @@ class TestConcurrentRefunds:
         assert {r.json()["code"] for r in refused} == {"refund_exceeds_captured"}
         after = (await api.get(f"/v1/payments/{payment['id']}")).json()
         assert after["amount_refunded"] == 1950
-        at_stripe = await sandbox_refunds(sandbox_admin, payment["provider_reference"])
-        assert sum(r["amount"] for r in at_stripe) == 1950
+        at_provider = await psp.refunds(payment["provider_reference"])
+        assert sum(r["amount"] for r in at_provider) == 1950
 
 
 class TestRefundFailures:
@@ -149,15 +153,13 @@ class TestRefundFailures:
         again = await api.post(f"/v1/payments/{payment['id']}/refunds", json={"amount": 1200})
         assert again.status_code == 201
 
+    @pytest.mark.parametrize("settles", ["succeeded", "failed"])
     async def test_a_pending_refund_reserves_then_settles_by_webhook(
-        self, api: httpx.AsyncClient, stripe_js: StripeJs, sandbox_admin: httpx.AsyncClient
+        self, api: httpx.AsyncClient, psp: Psp, settles: str
     ) -> None:
-        payment = await paid_payment(api, stripe_js, amount=1000)
-        await sandbox_admin.post("/_sandbox/config", json={"refunds_pending": True})
-        try:
-            pending = await api.post(f"/v1/payments/{payment['id']}/refunds", json={"amount": 600})
-        finally:
-            await sandbox_admin.post("/_sandbox/config", json={"refunds_pending": False})
+        payment = await paid(api, psp, amount=1000)
+        await psp.knobs.set(refunds_pending=True)
+        pending = await api.post(f"/v1/payments/{payment['id']}/refunds", json={"amount": 600})
         assert pending.json()["status"] == "pending"
         reserved = (await api.get(f"/v1/payments/{payment['id']}")).json()
         assert (reserved["amount_refunded"], reserved["amount_refund_pending"]) == (0, 600)
@@ -165,20 +167,18 @@ class TestRefundFailures:
         assert over.status_code == 409
 
         reference = pending.json()["provider_reference"]
-        await sandbox_admin.post(f"/_sandbox/refunds/{reference}/fail")
-        released = await wait_for(api, payment["id"], lambda p: p["amount_refund_pending"] == 0)
-        assert released["amount_refunded"] == 0
-        assert (await api.get(f"/v1/refunds/{pending.json()['id']}")).json()["status"] == "failed"
+        await psp.settle_refund(reference, succeeded=settles == "succeeded")
+        settled = await wait_for(api, payment["id"], lambda p: p["amount_refund_pending"] == 0)
+        assert settled["amount_refunded"] == (600 if settles == "succeeded" else 0)
+        refund = (await api.get(f"/v1/refunds/{pending.json()['id']}")).json()
+        assert refund["status"] == settles
 
     async def test_provider_rejection_releases_the_reservation(
-        self, api: httpx.AsyncClient, stripe_js: StripeJs, sandbox_admin: httpx.AsyncClient
+        self, api: httpx.AsyncClient, psp: Psp
     ) -> None:
-        payment = await paid_payment(api, stripe_js, amount=1000)
-        # Refunded at Stripe behind our back: Stripe refuses the next refund.
-        outside = await sandbox_admin.post(
-            "/v1/refunds", data={"payment_intent": payment["provider_reference"]}
-        )
-        assert outside.status_code == 200, outside.text
+        payment = await paid(api, psp, amount=1000)
+        # Refunded at the provider behind our back: it refuses the next refund.
+        await psp.refund_outside(payment["provider_reference"], 1000)
         refused = await api.post(f"/v1/payments/{payment['id']}/refunds", json={"amount": 400})
         assert refused.status_code in (409, 502)
         after = (await api.get(f"/v1/payments/{payment['id']}")).json()
@@ -186,12 +186,12 @@ class TestRefundFailures:
 
 
 class TestRefundRetries:
-    async def test_a_lost_answer_then_a_retry_makes_one_refund_at_stripe(
-        self, api: httpx.AsyncClient, stripe_js: StripeJs, sandbox_admin: httpx.AsyncClient
+    async def test_a_lost_answer_then_a_retry_makes_one_refund_at_the_provider(
+        self, api: httpx.AsyncClient, psp: Psp
     ) -> None:
-        payment = await paid_payment(api, stripe_js, amount=1500)
+        payment = await paid(api, psp, amount=1500)
         headers = {"Idempotency-Key": "refund-retry-1"}
-        await sandbox_admin.post("/_sandbox/config", json={"lose_response_next": 1})
+        await psp.knobs.set(lose_response_next=1)
 
         first = await api.post(
             f"/v1/payments/{payment['id']}/refunds", json={"amount": 700}, headers=headers
@@ -199,12 +199,13 @@ class TestRefundRetries:
         assert first.status_code == 503
         assert first.json()["code"] == "provider_unavailable"
         assert first.json()["retryable"] is True
+        assert first.json()["payment_channel"] == psp.name
 
         retry = await api.post(
             f"/v1/payments/{payment['id']}/refunds", json={"amount": 700}, headers=headers
         )
         assert retry.status_code == 201, retry.text
-        assert len(await sandbox_refunds(sandbox_admin, payment["provider_reference"])) == 1
+        assert len(await psp.refunds(payment["provider_reference"])) == 1
         after = (await api.get(f"/v1/payments/{payment['id']}")).json()
         assert (after["amount_refunded"], after["amount_refund_pending"]) == (700, 0)
 
@@ -214,20 +215,22 @@ class TestRefundRetries:
         assert replay.content == retry.content
         assert replay.headers["Idempotent-Replayed"] == "true"
 
-    async def test_a_real_timeout_then_a_retry_makes_one_refund_at_stripe(
+    async def test_a_real_timeout_then_a_retry_makes_one_refund_at_the_provider(
         self,
         api: httpx.AsyncClient,
-        stripe_js: StripeJs,
-        sandbox_admin: httpx.AsyncClient,
+        psp: Psp,
         database_url: str,
         stripe_sandbox: ServerThread,
         webhook_secret: str,
     ) -> None:
-        """Stripe is slower than our timeout: the refund is made there, the answer is lost."""
-        payment = await paid_payment(api, stripe_js, amount=1500)
+        """The provider is slower than our timeout: the refund is made, the answer is lost."""
+        payment = await paid(api, psp, amount=1500)
         impatient = create_app(
             make_settings(
-                database_url, stripe_sandbox.url, webhook_secret, stripe_timeout_seconds=0.3
+                database_url,
+                stripe_sandbox.url,
+                webhook_secret,
+                **{**psp.settings, psp.timeout_setting: 0.3},
             )
         )
         headers = {"Idempotency-Key": "refund-timeout-1", "Authorization": f"Bearer {API_KEY}"}
@@ -238,20 +241,18 @@ class TestRefundRetries:
                 transport=httpx.ASGITransport(impatient), base_url="http://api", headers=headers
             ) as client,
         ):
-            await sandbox_admin.post("/_sandbox/config", json={"latency_ms": 1000})
-            try:
-                first = await client.post(url, json={"amount": 600})
-            finally:
-                await sandbox_admin.post("/_sandbox/config", json={"latency_ms": 0})
+            await psp.knobs.set(latency_ms=1000)
+            first = await client.post(url, json={"amount": 600})
+            await psp.knobs.set(latency_ms=0)
             assert first.status_code == 503
             assert first.json()["code"] == "provider_unavailable"
 
-            # Stripe finishes the slow call on its own; the retry gets its stored answer.
+            # The provider finishes the slow call on its own; the retry gets its stored answer.
             retry = await wait_for_response(
                 client, url, {"amount": 600}, lambda r: r.status_code == 201
             )
         assert retry.json()["amount"] == 600
-        assert len(await sandbox_refunds(sandbox_admin, payment["provider_reference"])) == 1
+        assert len(await psp.refunds(payment["provider_reference"])) == 1
         after = (await api.get(f"/v1/payments/{payment['id']}")).json()
         assert (after["amount_refunded"], after["amount_refund_pending"]) == (600, 0)
 
@@ -264,7 +265,7 @@ async def wait_for_response(
     *,
     seconds: float = 10,
 ) -> httpx.Response:
-    """Retry as a caller would (the first is still running at Stripe: 503 or 409 meanwhile)."""
+    """Retry as a caller would (the first is still running there: 503 or 409 meanwhile)."""
     deadline = asyncio.get_running_loop().time() + seconds
     while True:
         response = await client.post(url, json=body)

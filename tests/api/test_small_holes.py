@@ -3,16 +3,16 @@ channels no adapter serves."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.main import create_app
-from sandbox.runner import ServerThread
-from tests.conftest import API_KEY, make_settings
+from app.core.settings import ConfigurationError, Settings
+from app.providers.registry import ProviderRegistry
+from tests.conftest import PINGXX_CHANNELS
 from tests.support.api import order_id
 
 
@@ -88,29 +88,19 @@ class TestBodiesCutShort:
 
 
 class TestChannelsNoAdapterServes:
-    @pytest.fixture
-    def checkout_enabled(
-        self, database_url: str, stripe_sandbox: ServerThread, webhook_secret: str
-    ) -> Iterator[str]:
-        settings = make_settings(
-            database_url,
-            stripe_sandbox.url,
-            webhook_secret,
-            enabled_channels="stripe,stripe:checkout_session",
-        )
-        with ServerThread(create_app(settings)) as server:
-            yield server.url
+    def test_enabling_one_refuses_to_start_naming_the_variable(self, settings: Settings) -> None:
+        served = settings.model_copy(update={"enabled_channels": ["stripe", "stripe:klarna"]})
+        with pytest.raises(ConfigurationError, match="PAYMENTS_ENABLED_CHANNELS"):
+            ProviderRegistry.from_settings(served)
 
-    async def test_an_enabled_channel_the_adapter_does_not_serve_is_422(
-        self, checkout_enabled: str, db: AsyncEngine
+    async def test_asking_for_one_is_422_listing_the_enabled(
+        self, api: httpx.AsyncClient, db: AsyncEngine
     ) -> None:
-        async with httpx.AsyncClient(
-            base_url=checkout_enabled, headers={"Authorization": f"Bearer {API_KEY}"}
-        ) as client:
-            response = await create(
-                client, order_id("channel"), payment_channel="stripe:checkout_session"
-            )
+        response = await create(api, order_id("channel"), payment_channel="stripe:klarna")
         assert response.status_code == 422, response.text
-        assert response.json()["code"] == "payment_channel_not_enabled"
+        assert response.json()["code"] == "unknown_payment_channel"
+        assert response.json()["enabled_channels"] == sorted(
+            ["stripe:payment_intent", *PINGXX_CHANNELS]
+        )
         async with db.connect() as connection:
             assert await connection.scalar(text("SELECT count(*) FROM payments")) == 0

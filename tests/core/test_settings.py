@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from app.core.settings import ConfigurationError, Settings, hash_api_key
+from app.providers.registry import check_enabled_channels
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -109,6 +110,90 @@ class TestProductionRefusals:
         ).check_startup()
 
 
+def _pem_pair() -> tuple[str, str]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public
+
+
+PRIVATE_PEM, PUBLIC_PEM = _pem_pair()
+LIVE_PINGXX = {
+    "enabled_channels": "stripe,pingxx:alipay_qr,pingxx:wx_pub",
+    "pingxx_secret_key": "sk_live_" + "Ab3De6Gh9Jk2Mn5Pq8St1Vw4",
+    "pingxx_app_id": "app_1Gqj58ynP0mHeX1q",
+    "pingxx_public_key": PUBLIC_PEM,
+    "pingxx_private_key": PRIVATE_PEM,
+}
+
+
+class TestPingxxSettings:
+    def test_a_complete_live_configuration_starts(self) -> None:
+        settings(**LIVE_PINGXX).check_startup()
+
+    def test_escaped_newlines_are_a_pem_too(self) -> None:
+        escaped = {
+            "pingxx_public_key": PUBLIC_PEM.replace("\n", "\\n"),
+            "pingxx_private_key": PRIVATE_PEM.replace("\n", "\\n"),
+        }
+        settings(**{**LIVE_PINGXX, **escaped}).check_startup()
+
+    @pytest.mark.parametrize(
+        ("overrides", "variable"),
+        [
+            ({"pingxx_public_key": None}, "PAYMENTS_PINGXX_PUBLIC_KEY"),
+            ({"pingxx_public_key": ""}, "PAYMENTS_PINGXX_PUBLIC_KEY"),
+            ({"pingxx_public_key": "not a key"}, "PAYMENTS_PINGXX_PUBLIC_KEY"),
+            ({"pingxx_public_key": PRIVATE_PEM}, "PAYMENTS_PINGXX_PUBLIC_KEY"),
+            ({"pingxx_private_key": PUBLIC_PEM}, "PAYMENTS_PINGXX_PRIVATE_KEY"),
+            ({"pingxx_secret_key": None}, "PAYMENTS_PINGXX_SECRET_KEY"),
+            ({"pingxx_secret_key": "sk_test_" + "a" * 24}, "PAYMENTS_PINGXX_SECRET_KEY"),
+            ({"pingxx_secret_key": "sk_live_short"}, "PAYMENTS_PINGXX_SECRET_KEY"),
+            ({"pingxx_secret_key": "sk_test_sandbox"}, "PAYMENTS_PINGXX_SECRET_KEY"),
+            ({"pingxx_app_id": None}, "PAYMENTS_PINGXX_APP_ID"),
+            ({"pingxx_app_id": "my-app"}, "PAYMENTS_PINGXX_APP_ID"),
+            ({"pingxx_api_base": "http://127.0.0.1:12112"}, "PAYMENTS_PINGXX_API_BASE"),
+            ({"pingxx_api_base": "https://sandbox.example"}, "PAYMENTS_PINGXX_API_BASE"),
+        ],
+    )
+    def test_refuses_and_names_the_variable(
+        self, overrides: dict[str, object], variable: str
+    ) -> None:
+        with pytest.raises(ConfigurationError, match=variable):
+            settings(**{**LIVE_PINGXX, **overrides}).check_startup()
+
+    def test_without_a_pingxx_channel_nothing_of_it_is_needed(self) -> None:
+        settings(pingxx_public_key=None, pingxx_secret_key=None).check_startup()
+
+    def test_development_needs_the_public_key_too(self) -> None:
+        with pytest.raises(ConfigurationError, match="PAYMENTS_PINGXX_PUBLIC_KEY"):
+            settings(
+                **{**LIVE_PINGXX, "environment": "development", "pingxx_public_key": None}
+            ).check_startup()
+
+    def test_test_keys_allowed_only_when_said_so(self) -> None:
+        settings(
+            **{**LIVE_PINGXX, "pingxx_secret_key": "sk_test_" + "Ab3De6Gh9Jk2Mn5Pq8St1Vw4"},
+            allow_test_keys_in_production=True,
+        ).check_startup()
+
+    def test_the_private_key_never_shows(self) -> None:
+        shown = repr(settings(**LIVE_PINGXX))
+        assert "PRIVATE KEY" not in shown
+        assert LIVE_PINGXX["pingxx_secret_key"] not in shown
+
+
 class TestParsing:
     def test_comma_separated_lists(self) -> None:
         s = settings(api_keys="a, b", stripe_webhook_secrets="whsec_1,whsec_2")
@@ -132,9 +217,13 @@ class TestParsing:
         with pytest.raises(ValidationError, match="PAYMENTS_API_KEY_HASHES"):
             settings(api_key_hashes="nothex")
 
-    def test_unknown_channel_is_refused(self) -> None:
+    def test_a_malformed_channel_name_is_refused(self) -> None:
         with pytest.raises(ValidationError, match="PAYMENTS_ENABLED_CHANNELS"):
-            settings(enabled_channels="stripe,paypal")
+            settings(enabled_channels="stripe,pay pal")
+
+    def test_a_channel_no_adapter_serves_is_refused(self) -> None:
+        with pytest.raises(ConfigurationError, match="PAYMENTS_ENABLED_CHANNELS"):
+            check_enabled_channels(settings(enabled_channels="stripe,paypal"))
 
     def test_secrets_do_not_show_in_repr(self) -> None:
         assert "sk_live_" not in repr(settings())

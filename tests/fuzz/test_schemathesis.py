@@ -10,11 +10,17 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sandbox.runner import ServerThread
-from tests.conftest import API_KEY, SANDBOX_PUBLISHABLE_KEY, SANDBOX_SECRET_KEY
+from tests.conftest import (
+    API_KEY,
+    PINGXX_CHANNELS,
+    SANDBOX_PUBLISHABLE_KEY,
+    SANDBOX_SECRET_KEY,
+)
 from tests.support.served import served
 
 HERE = Path(__file__).parent
@@ -30,9 +36,12 @@ class TestSchemathesis:
         database_url: str,
         stripe_sandbox: ServerThread,
         webhook_secret: str,
+        pingxx_values: dict[str, Any],
         tmp_path: Path,
     ) -> None:
         env = {
+            **{f"PAYMENTS_{name.upper()}": str(value) for name, value in pingxx_values.items()},
+            "PAYMENTS_ENABLED_CHANNELS": ",".join(["stripe", *PINGXX_CHANNELS]),
             "PAYMENTS_DATABASE_URL": database_url,
             "PAYMENTS_API_KEYS": API_KEY,
             "PAYMENTS_STRIPE_SECRET_KEY": SANDBOX_SECRET_KEY,

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -13,6 +11,7 @@ import pytest
 import stripe
 
 from sandbox.testing import StripeSandboxControl
+from tests.support.processes import running
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -94,38 +93,13 @@ def _free_port() -> int:
 
 def test_python_dash_m_runs_the_sandbox_standalone() -> None:
     port = _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sandbox.stripe",
-            "--port",
-            str(port),
-            "--webhook-url",
-            "http://127.0.0.1:9/hooks",
-            "--webhook-secret",
-            "whsec_cli",
-        ],
-        cwd=REPO_ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                health = httpx.get(f"http://127.0.0.1:{port}/_sandbox/health", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.1)
+    command = [sys.executable, "-m", "sandbox.stripe", "--port", str(port)]
+    command += ["--webhook-url", "http://127.0.0.1:9/hooks", "--webhook-secret", "whsec_cli"]
+    with running(command, ready=f"http://127.0.0.1:{port}/_sandbox/health", cwd=REPO_ROOT):
+        health = httpx.get(f"http://127.0.0.1:{port}/_sandbox/health", timeout=1)
         assert health.json() == {"ok": True}
         endpoints = httpx.get(
             f"http://127.0.0.1:{port}/v1/webhook_endpoints",
             headers={"Authorization": "Bearer sk_test_sandbox"},
         ).json()
         assert [e["url"] for e in endpoints["data"]] == ["http://127.0.0.1:9/hooks"]
-    finally:
-        process.terminate()
-        process.wait(timeout=10)

@@ -35,6 +35,25 @@ class Knobs:
             await self.admin.post("/_sandbox/config", json=DEFAULTS)
 
 
+PINGXX_DEFAULTS: dict[str, Any] = {
+    "webhook_drop_rate": 0.0,
+    "webhooks_enabled": True,
+    "lose_response_next": 0,
+    "refunds_pending": False,
+    "latency_ms": 0,
+    "failure_rate": 0.0,
+    "replay_window_seconds": None,
+    "min_time_expire_seconds": 60,
+    "emit_refund_failed": False,
+}
+
+
+class PingxxKnobs(Knobs):
+    async def reset(self) -> None:
+        if self.touched:
+            await self.admin.post("/_sandbox/config", json=PINGXX_DEFAULTS)
+
+
 async def stripe_object(admin: httpx.AsyncClient, path: str) -> dict[str, Any]:
     response = await admin.get(path)
     assert response.status_code == 200, response.text

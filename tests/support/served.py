@@ -4,9 +4,7 @@ an operator runs, with uvicorn's own HTTP parsing, our protocol classes and our 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,7 +12,11 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import free_port
+from app.core.settings import Settings
+from app.main import create_app
+from sandbox.runner import ServerThread
+from tests.conftest import API_KEY, free_port
+from tests.support.processes import running
 
 COMMAND = str(Path(sys.executable).parent / "payments-service")
 
@@ -33,34 +35,16 @@ def served(env: dict[str, str], log: Path, *, port: int | None = None) -> Iterat
     port = port or free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENTS_")}
     environment.update(env)
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [COMMAND, "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
+    url = f"http://127.0.0.1:{port}"
+    command = [COMMAND, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    log.write_bytes(b"")
+    with running(command, ready=f"{url}/healthz", env=environment, log=log):
+        yield Served(url, log)
+
+
+def in_thread(settings: Settings) -> Iterator[httpx.AsyncClient]:
+    """The API with other settings in a thread of this process, over HTTP, with a key."""
+    with ServerThread(create_app(settings)) as server:
+        yield httpx.AsyncClient(
+            base_url=server.url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30
         )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(
-                        f"serve exited with {process.returncode}:\n{log.read_text()}"
-                    )
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"serve did not answer:\n{log.read_text()}")
-                time.sleep(0.1)
-            yield Served(url, log)
-        finally:
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)

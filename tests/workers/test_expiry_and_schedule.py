@@ -1,5 +1,5 @@
 """Abandoned payments end, and the janitor's per-payment schedule: real PostgreSQL, the
-Stripe sandbox over HTTP, the services in this process."""
+sandboxes over HTTP, the services in this process."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from app.workers.janitor import build_reconciler
 from sandbox.runner import ServerThread
 from tests.conftest import make_settings
 from tests.support.api import order_id
+from tests.support.providers import Psp
 from tests.support.sandbox import Knobs
 from tests.support.stripe_js import StripeJs
 
@@ -52,6 +53,11 @@ async def open_payment(container: Container, amount: int = 2000) -> str:
     return result.payment.id
 
 
+async def open_payment_on(container: Container, psp: Psp) -> str:
+    result = await container.payments.create(PaymentCreate(**psp.body("ttl")))
+    return result.payment.id
+
+
 async def api_calls(admin: httpx.AsyncClient) -> int:
     return int((await admin.get("/_sandbox/stats")).json()["api_calls_total"])
 
@@ -66,11 +72,11 @@ async def events_of(db: AsyncEngine, payment_id: str) -> list[str]:
 
 
 class TestAbandonedPaymentsEnd:
-    async def test_an_open_payment_past_its_ttl_is_canceled_at_stripe_and_expires(
-        self, containers: ContainerFactory, sandbox_admin: httpx.AsyncClient, db: AsyncEngine
+    async def test_an_open_payment_past_its_ttl_is_closed_at_the_provider_and_expires(
+        self, containers: ContainerFactory, psp: Psp, db: AsyncEngine
     ) -> None:
-        container = await containers(payment_ttl_seconds=1)
-        payment_id = await open_payment(container)
+        container = await containers(payment_ttl_seconds=1, **psp.settings)
+        payment_id = await open_payment_on(container, psp)
         payment = await container.payments.get(payment_id)
         assert payment.expires_at - payment.created_at == timedelta(seconds=1)
         await asyncio.sleep(1.1)
@@ -80,24 +86,36 @@ class TestAbandonedPaymentsEnd:
         assert (report.payments_expired, report.errors) == (1, 0)
         expired = await container.payments.get(payment_id)
         assert (expired.status, expired.next_reconcile_at) == ("expired", None)
+        assert expired.provider_reference is not None
+        assert await psp.state(expired.provider_reference) == "closed"
+        assert await events_of(db, payment_id) == ["payment.created", "payment.expired"]
+
+    async def test_stripe_is_told_the_intent_was_abandoned(
+        self, containers: ContainerFactory, sandbox_admin: httpx.AsyncClient
+    ) -> None:
+        container = await containers(payment_ttl_seconds=1)
+        payment_id = await open_payment(container)
+        await asyncio.sleep(1.1)
+        await build_reconciler(container).run_once()
+        expired = await container.payments.get(payment_id)
         intent = (
             await sandbox_admin.get(f"/v1/payment_intents/{expired.provider_reference}")
         ).json()
         assert (intent["status"], intent["cancellation_reason"]) == ("canceled", "abandoned")
-        assert await events_of(db, payment_id) == ["payment.created", "payment.expired"]
 
     async def test_a_payment_paid_just_before_its_expiry_is_believed(
-        self,
-        containers: ContainerFactory,
-        stripe_js: StripeJs,
-        knobs: Knobs,
-        sandbox_admin: httpx.AsyncClient,
+        self, containers: ContainerFactory, psp: Psp
     ) -> None:
-        container = await containers(payment_ttl_seconds=1)
-        payment_id = await open_payment(container)
+        container = await containers(payment_ttl_seconds=1, **psp.settings)
+        payment_id = await open_payment_on(container, psp)
         payment = await container.payments.get(payment_id)
-        await knobs.set(webhooks_enabled=False)
-        await stripe_js.confirm(payment.payment_payload["client_secret"], "pm_card_visa")
+        await psp.knobs.set(webhooks_enabled=False)
+        await psp.pay(
+            {
+                "payment_payload": payment.payment_payload,
+                "provider_reference": payment.provider_reference,
+            }
+        )
         await asyncio.sleep(1.1)
 
         await build_reconciler(container).run_once()

@@ -1,4 +1,4 @@
-"""The reconciliation janitor against real PostgreSQL and the Stripe sandbox over HTTP.
+"""The reconciliation janitor against real PostgreSQL and the sandboxes over HTTP.
 
 Webhooks are dropped in every scenario here: otherwise the webhook path would repair the
 row before the janitor got to it, and the test would prove nothing about the janitor.
@@ -16,11 +16,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.container import Container, build_container
+from app.core.settings import Settings
 from app.services.reconciliation import Reconciler
 from app.workers.janitor import build_reconciler, run_janitor
-from sandbox.runner import ServerThread
-from tests.conftest import make_settings
+from sandbox.testing import PingxxSandboxControl
 from tests.support.api import order_id, wait_for_status
+from tests.support.providers import Psp
+from tests.support.sandbox import PingxxKnobs
 from tests.support.stripe_js import StripeJs
 
 SANDBOX_DEFAULTS: dict[str, Any] = {
@@ -32,15 +34,9 @@ SANDBOX_DEFAULTS: dict[str, Any] = {
 
 
 @pytest.fixture
-async def container(
-    db: AsyncEngine, database_url: str, stripe_sandbox: ServerThread, webhook_secret: str
-) -> AsyncIterator[Container]:
-    settings = make_settings(
-        database_url,
-        stripe_sandbox.url,
-        webhook_secret,
-        reconcile_stale_after_seconds=0,
-        reconcile_interval_seconds=0.05,
+async def container(db: AsyncEngine, settings: Settings) -> AsyncIterator[Container]:
+    settings = settings.model_copy(
+        update={"reconcile_stale_after_seconds": 0, "reconcile_interval_seconds": 0.05}
     )
     built = await build_container(settings)
     yield built
@@ -145,16 +141,29 @@ async def sandbox_refunds(sandbox: httpx.AsyncClient, intent: str) -> list[dict[
     return refunds
 
 
+async def psp_payment(api: httpx.AsyncClient, psp: Psp) -> dict[str, Any]:
+    created = await api.post("/v1/payments", json=psp.body("janitor"))
+    assert created.status_code == 201, created.text
+    payment: dict[str, Any] = created.json()
+    return payment
+
+
+async def psp_paid(api: httpx.AsyncClient, psp: Psp) -> dict[str, Any]:
+    payment = await psp_payment(api, psp)
+    await psp.pay(payment)
+    return await wait_for_status(api, payment["id"], "succeeded")
+
+
 class TestDroppedWebhook:
     async def test_a_paid_payment_is_brought_up_to_date_once(
-        self,
-        api: httpx.AsyncClient,
-        stripe_js: StripeJs,
-        sandbox: httpx.AsyncClient,
-        container: Container,
-        db: AsyncEngine,
+        self, api: httpx.AsyncClient, psp: Psp, container: Container, db: AsyncEngine
     ) -> None:
-        payment = await paid_without_webhook(api, stripe_js, sandbox)
+        await psp.knobs.set(webhook_drop_rate=1.0)
+        payment = await psp_payment(api, psp)
+        await psp.pay(payment)
+        assert await psp.state(payment["provider_reference"]) == "paid"
+        current = (await api.get(f"/v1/payments/{payment['id']}")).json()
+        assert current["status"] == "requires_payment_method"
         await make_due(db)
         janitor = reconciler(container)
 
@@ -173,7 +182,38 @@ class TestDroppedWebhook:
 
 
 class TestLostCreateAnswer:
-    async def test_the_create_is_repeated_under_the_same_key_making_no_second_intent(
+    async def test_the_create_is_repeated_making_no_second_provider_object(
+        self, api: httpx.AsyncClient, psp: Psp, container: Container, db: AsyncEngine
+    ) -> None:
+        await psp.knobs.set(webhook_drop_rate=1.0, lose_response_next=1)
+        body = psp.body("janitor-lost", 1500)
+        response = await api.post("/v1/payments", json=body)
+        assert response.status_code == 503, response.text
+        [payment] = (await api.get("/v1/payments", params={"order_id": body["order_id"]})).json()[
+            "data"
+        ]
+        assert payment["provider_reference"] is None
+        assert payment["status"] == "requires_payment_method"
+        assert len(await psp.payment_objects(payment["id"])) == 1
+        await make_due(db)
+
+        report = await reconciler(container).run_once()
+
+        assert (report.creates_completed, report.errors) == (1, 0)
+        [made] = await psp.payment_objects(payment["id"])
+        current = (await api.get(f"/v1/payments/{payment['id']}")).json()
+        assert current["provider_reference"] == made["id"]
+        assert current["payment_payload"]
+
+        # What the client was given is the real thing: the customer can pay with it.
+        await psp.pay(current)
+        await make_due(db)
+        settled = await reconciler(container).run_once()
+        assert settled.payments_changed == 1
+        final = (await api.get(f"/v1/payments/{payment['id']}")).json()
+        assert final["status"] == "succeeded"
+
+    async def test_the_recovered_client_secret_is_the_real_one(
         self,
         api: httpx.AsyncClient,
         stripe_js: StripeJs,
@@ -181,45 +221,61 @@ class TestLostCreateAnswer:
         container: Container,
         db: AsyncEngine,
     ) -> None:
-        before = await sandbox_objects(sandbox, "payment_intents")
         payment = await create_with_lost_answer(api, sandbox)
-        assert await sandbox_objects(sandbox, "payment_intents") == before + 1
+        await make_due(db)
+        await reconciler(container).run_once()
+        current = (await api.get(f"/v1/payments/{payment['id']}")).json()
+        client_secret = current["payment_payload"]["client_secret"]
+        assert client_secret.startswith(current["provider_reference"] + "_secret_")
+        confirmed = await stripe_js.confirm(client_secret, "pm_card_visa")
+        assert confirmed.status_code == 200, confirmed.text
+
+    async def test_a_ping_charge_found_after_its_replay_window_is_closed_and_failed(
+        self,
+        api: httpx.AsyncClient,
+        pingxx_knobs: PingxxKnobs,
+        pingxx: PingxxSandboxControl,
+        container: Container,
+        db: AsyncEngine,
+    ) -> None:
+        """Ping++ gives a charge's credential in its create answer only: found again too late
+        to repeat the create, nobody can pay it, so it is reversed and the payment failed."""
+        await pingxx_knobs.set(webhook_drop_rate=1.0, lose_response_next=1, replay_window_seconds=0)
+        body = {
+            "order_id": order_id("janitor-window"),
+            "amount": 1500,
+            "currency": "CNY",
+            "payment_channel": "pingxx:alipay_qr",
+            "client_ip": "203.0.113.7",
+        }
+        assert (await api.post("/v1/payments", json=body)).status_code == 503
+        [payment] = (await api.get("/v1/payments", params={"order_id": body["order_id"]})).json()[
+            "data"
+        ]
         await make_due(db)
 
         report = await reconciler(container).run_once()
 
-        assert (report.creates_completed, report.errors) == (1, 0)
-        assert await sandbox_objects(sandbox, "payment_intents") == before + 1
-        current = (await api.get(f"/v1/payments/{payment['id']}")).json()
-        assert current["provider_reference"].startswith("pi_")
-        client_secret = current["payment_payload"]["client_secret"]
-        assert client_secret.startswith(current["provider_reference"] + "_secret_")
-
-        # The recovered client secret is the real one: the customer can pay with it.
-        confirmed = await stripe_js.confirm(client_secret, "pm_card_visa")
-        assert confirmed.status_code == 200, confirmed.text
-        await make_due(db)
-        settled = await reconciler(container).run_once()
-        assert settled.payments_changed == 1
-        final = (await api.get(f"/v1/payments/{payment['id']}")).json()
-        assert final["status"] == "succeeded"
+        assert report.errors == 0
+        failed = (await api.get(f"/v1/payments/{payment['id']}")).json()
+        assert failed["status"] == "failed"
+        assert failed["last_error"]["code"] == "credential_lost"
+        # The order can be paid with a new payment at once.
+        again = await api.post("/v1/payments", json=body)
+        assert again.status_code == 201, again.text
 
 
 class TestPendingRefunds:
     async def test_a_refund_with_a_lost_answer_is_completed_without_a_second_refund(
-        self,
-        api: httpx.AsyncClient,
-        stripe_js: StripeJs,
-        sandbox: httpx.AsyncClient,
-        container: Container,
+        self, api: httpx.AsyncClient, psp: Psp, container: Container
     ) -> None:
-        payment = await paid_payment(api, stripe_js)
-        await configure(sandbox, webhook_drop_rate=1.0, lose_response_next=1)
+        payment = await psp_paid(api, psp)
+        await psp.knobs.set(webhook_drop_rate=1.0, lose_response_next=1)
         lost = await api.post(f"/v1/payments/{payment['id']}/refunds", json={"amount": 700})
         assert lost.status_code == 503, lost.text
         refunds = (await api.get(f"/v1/payments/{payment['id']}/refunds")).json()["data"]
         assert [(r["status"], r["provider_reference"]) for r in refunds] == [("pending", None)]
-        assert len(await sandbox_refunds(sandbox, payment["provider_reference"])) == 1
+        assert len(await psp.refunds(payment["provider_reference"])) == 1
 
         report = await reconciler(container).run_once()
 
@@ -229,39 +285,38 @@ class TestPendingRefunds:
             1,
         )
         assert report.errors == 0
-        at_stripe = await sandbox_refunds(sandbox, payment["provider_reference"])
-        assert len(at_stripe) == 1
+        at_provider = await psp.refunds(payment["provider_reference"])
+        assert len(at_provider) == 1
         refund = (await api.get(f"/v1/refunds/{refunds[0]['id']}")).json()
-        assert (refund["status"], refund["provider_reference"]) == ("succeeded", at_stripe[0]["id"])
+        assert (refund["status"], refund["provider_reference"]) == (
+            "succeeded",
+            at_provider[0]["id"],
+        )
         after = (await api.get(f"/v1/payments/{payment['id']}")).json()
         assert (after["amount_refunded"], after["amount_refund_pending"]) == (700, 0)
 
+    @pytest.mark.parametrize("settles", ["succeeded", "failed"])
     async def test_a_refund_settled_while_its_webhook_was_dropped_is_settled_here(
-        self,
-        api: httpx.AsyncClient,
-        stripe_js: StripeJs,
-        sandbox: httpx.AsyncClient,
-        container: Container,
-        db: AsyncEngine,
+        self, api: httpx.AsyncClient, psp: Psp, container: Container, db: AsyncEngine, settles: str
     ) -> None:
-        payment = await paid_payment(api, stripe_js)
-        await configure(sandbox, refunds_pending=True)
+        payment = await psp_paid(api, psp)
+        await psp.knobs.set(refunds_pending=True)
         pending = await api.post(f"/v1/payments/{payment['id']}/refunds", json={"amount": 600})
         assert pending.status_code == 201, pending.text
         refund = pending.json()
         assert refund["status"] == "pending"
-        await configure(sandbox, webhook_drop_rate=1.0)
-        settled = await sandbox.post(f"/_sandbox/refunds/{refund['provider_reference']}/succeed")
-        assert settled.status_code == 200, settled.text
+        await psp.knobs.set(webhook_drop_rate=1.0)
+        await psp.settle_refund(refund["provider_reference"], succeeded=settles == "succeeded")
         assert (await api.get(f"/v1/refunds/{refund['id']}")).json()["status"] == "pending"
 
         report = await reconciler(container).run_once()
 
         assert (report.refunds_checked, report.refunds_changed, report.errors) == (1, 1, 0)
-        assert (await api.get(f"/v1/refunds/{refund['id']}")).json()["status"] == "succeeded"
+        assert (await api.get(f"/v1/refunds/{refund['id']}")).json()["status"] == settles
         after = (await api.get(f"/v1/payments/{payment['id']}")).json()
-        assert (after["amount_refunded"], after["amount_refund_pending"]) == (600, 0)
-        assert await outbox_count(db, "refund.succeeded", payment["id"]) == 1
+        refunded = 600 if settles == "succeeded" else 0
+        assert (after["amount_refunded"], after["amount_refund_pending"]) == (refunded, 0)
+        assert await outbox_count(db, f"refund.{settles}", payment["id"]) == 1
 
         again = await reconciler(container).run_once()
         assert again.refunds_checked == 0

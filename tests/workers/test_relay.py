@@ -28,9 +28,9 @@ from app.container import build_container
 from app.core.db import create_sessionmaker, transaction
 from app.core.ids import new_id
 from app.core.settings import Settings
-from app.models import DeliveryAttempt, OutboxEvent
-from app.repositories.outbox import OutboxRepository
-from app.services.notifications import USER_AGENT, NotificationRelay, redeliver
+from app.models import DeliveryAttempt, Event
+from app.repositories.events import EventRepository
+from app.services.event_delivery import USER_AGENT, EventRelay, redeliver
 from app.workers.relay import LISTENER_APPLICATION_NAME, run_relay
 from sandbox.runner import ServerThread
 from tests.conftest import API_KEY, make_settings
@@ -165,10 +165,10 @@ class RelayProcess:
 
 async def insert_events(
     sessionmaker: async_sessionmaker[AsyncSession], payments: int, per_payment: int
-) -> list[OutboxEvent]:
+) -> list[Event]:
     """Each payment's events in order; the payments' streams interleaved, as in real life."""
     events = [
-        OutboxEvent(
+        Event(
             id=new_id("evt"),
             type="payment.processing",
             payment_id=f"pay_relaytest{p:05d}",
@@ -179,7 +179,7 @@ async def insert_events(
         for p in range(payments)
     ]
     async with transaction(sessionmaker) as session:
-        repo = OutboxRepository(session)
+        repo = EventRepository(session)
         for event in events:
             repo.add(event)
         await session.flush()
@@ -187,19 +187,19 @@ async def insert_events(
     return events
 
 
-async def outbox(sessionmaker: async_sessionmaker[AsyncSession]) -> list[OutboxEvent]:
+async def outbox(sessionmaker: async_sessionmaker[AsyncSession]) -> list[Event]:
     async with sessionmaker() as session:
-        return list((await session.scalars(select(OutboxEvent).order_by(OutboxEvent.seq))).all())
+        return list((await session.scalars(select(Event).order_by(Event.seq))).all())
 
 
 async def attempts_of(
     sessionmaker: async_sessionmaker[AsyncSession], event_id: str
 ) -> list[DeliveryAttempt]:
     async with sessionmaker() as session:
-        return list(await OutboxRepository(session).attempts_for([event_id]))
+        return list(await EventRepository(session).attempts_for([event_id]))
 
 
-def streams(events: list[OutboxEvent]) -> dict[str, list[str]]:
+def streams(events: list[Event]) -> dict[str, list[str]]:
     """Each payment's event ids in commit (seq) order."""
     by_payment: dict[str, list[str]] = {}
     for event in sorted(events, key=lambda e: e.seq):
@@ -234,7 +234,7 @@ async def wait_until_events(api: httpx.AsyncClient, payment_id: str, count: int)
     raise AssertionError(f"{payment_id} has fewer than {count} events")
 
 
-async def drive(relay: NotificationRelay, until: Any, *, seconds: float = 15) -> None:
+async def drive(relay: EventRelay, until: Any, *, seconds: float = 15) -> None:
     """`run_once` step by step, as the worker loop would, until `until()` holds."""
     deadline = time.monotonic() + seconds
     while not await until():
@@ -364,7 +364,7 @@ class TestOrderPerPayment:
         first, second, third = (e.id for e in events)
         order_service.fail_next(2)
 
-        relay = NotificationRelay(sessionmaker, relay_settings(), http)
+        relay = EventRelay(sessionmaker, relay_settings(), http)
 
         async def all_arrived() -> bool:
             return len(order_service.received) == 3
@@ -390,12 +390,12 @@ class TestOrderPerPayment:
         other = (await insert_events(sessionmaker, payments=2, per_payment=1))[1]
         async with transaction(sessionmaker) as session:
             await session.execute(
-                update(OutboxEvent)
-                .where(OutboxEvent.id == first.id)
+                update(Event)
+                .where(Event.id == first.id)
                 .values(next_attempt_at=datetime.now().astimezone() + timedelta(hours=1))
             )
         async with transaction(sessionmaker) as session:
-            claimed = await OutboxRepository(session).claim_due(
+            claimed = await EventRepository(session).claim_due(
                 limit=10, lease_seconds=30, order_hold_seconds=3600
             )
         # The first is backing off; its successor waits with it; another payment's goes.
@@ -416,11 +416,11 @@ class TestDeadLetter:
         (event,) = await insert_events(sessionmaker, payments=1, per_payment=1)
         order_service.fail_for(60)
         settings = relay_settings()
-        relay = NotificationRelay(sessionmaker, settings, http)
+        relay = EventRelay(sessionmaker, settings, http)
 
         async def dead() -> bool:
             async with sessionmaker() as session:
-                row = await session.get(OutboxEvent, event.id, populate_existing=True)
+                row = await session.get(Event, event.id, populate_existing=True)
                 return row is not None and row.status == "dead"
 
         await drive(relay, dead)
@@ -479,7 +479,7 @@ class TestSignatures:
         )
         assert response.status_code == 201
         (event,) = await outbox(sessionmaker)
-        relay = NotificationRelay(sessionmaker, relay_settings(), http)
+        relay = EventRelay(sessionmaker, relay_settings(), http)
         assert await relay.run_once() == 1
 
         (got,) = order_service.received
@@ -529,7 +529,7 @@ class TestSignatures:
     ) -> None:
         (event,) = await insert_events(sessionmaker, payments=1, per_payment=1)
         wrong = relay_settings(notification_secret=new_notification_secret())
-        assert await NotificationRelay(sessionmaker, wrong, http).run_once() == 1
+        assert await EventRelay(sessionmaker, wrong, http).run_once() == 1
         assert order_service.received == []
         assert [r.status for r in order_service.requests] == [400]
         (attempt,) = await attempts_of(sessionmaker, event.id)
@@ -544,19 +544,19 @@ class TestLeases:
     ) -> None:
         (event,) = await insert_events(sessionmaker, payments=1, per_payment=1)
         async with transaction(sessionmaker) as session:
-            (slow,) = await OutboxRepository(session).claim_due(
+            (slow,) = await EventRepository(session).claim_due(
                 limit=5, lease_seconds=0.5, order_hold_seconds=3600
             )
         async with transaction(sessionmaker) as session:
             assert (
-                await OutboxRepository(session).claim_due(
+                await EventRepository(session).claim_due(
                     limit=5, lease_seconds=30, order_hold_seconds=3600
                 )
                 == []
             )
         await asyncio.sleep(0.6)
         async with transaction(sessionmaker) as session:
-            (taker,) = await OutboxRepository(session).claim_due(
+            (taker,) = await EventRepository(session).claim_due(
                 limit=5, lease_seconds=30, order_hold_seconds=3600
             )
         assert taker.id == event.id
@@ -565,13 +565,13 @@ class TestLeases:
         assert slow.locked_until is not None
         assert taker.locked_until is not None
         async with transaction(sessionmaker) as session:
-            repo = OutboxRepository(session)
+            repo = EventRepository(session)
             assert not await repo.mark_failed(event.id, slow.locked_until, error="x", retry_in=1)
             assert not await repo.mark_delivered(event.id, slow.locked_until)
         (row,) = await outbox(sessionmaker)
         assert (row.status, row.locked_until) == ("pending", taker.locked_until)
         async with transaction(sessionmaker) as session:
-            assert await OutboxRepository(session).mark_delivered(event.id, taker.locked_until)
+            assert await EventRepository(session).mark_delivered(event.id, taker.locked_until)
 
     async def test_a_batch_running_late_gives_back_what_it_cannot_send_within_its_lease(
         self,
@@ -585,7 +585,7 @@ class TestLeases:
         order_service.slow(0.6)
         # A request may start until 1 s into the 2 s lease: the third would start at ~1.2 s.
         settings = relay_settings(relay_lease_seconds=2, notification_timeout_seconds=1)
-        relay = NotificationRelay(sessionmaker, settings, http, concurrency=1)
+        relay = EventRelay(sessionmaker, settings, http, concurrency=1)
         assert await relay.run_once() == 2
         assert order_service.ids() == [first.id, second.id]
         given_back = next(e for e in await outbox(sessionmaker) if e.id == third.id)

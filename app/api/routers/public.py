@@ -4,23 +4,24 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header
 
-from app.api.deps import PaymentServiceDep, SettingsDep
+from app.api.deps import PaymentServiceDep, RegistryDep, SettingsDep
 from app.api.params import PaymentIdPath
 from app.api.problems import responses
 from app.core import errors
 from app.core.ids import matches_digest
+from app.providers.registry import parse_channel
 from app.schemas.payments import PublicConfig, PublicPayment
 
 router = APIRouter(prefix="/v1/public", tags=["public"])
 
 
 @router.get("/config", response_model=PublicConfig, summary="What a checkout page needs to start")
-async def get_public_config(settings: SettingsDep) -> PublicConfig:
+async def get_public_config(settings: SettingsDep, registry: RegistryDep) -> PublicConfig:
     return PublicConfig(
         publishable_key=settings.stripe_publishable_key,
-        enabled_channels=list(settings.enabled_channels),
-        default_channel=settings.default_channel,
-        livemode=settings.stripe_livemode,
+        enabled_channels=registry.enabled_channels,
+        default_channel=parse_channel(settings.default_channel).name,
+        livemode=registry.livemode,
     )
 
 

@@ -107,13 +107,7 @@ class StripeProvider:
         except ProviderRejected as rejected:
             if rejected.code != "payment_intent_unexpected_state" or rejected.payment is not None:
                 raise
-            raise ProviderRejected(
-                rejected.message,
-                provider=PROVIDER,
-                code=rejected.code,
-                http_status=rejected.http_status,
-                payment=await self._current_payment_or_none(reference),
-            ) from rejected
+            raise rejected.about(await self._current_payment_or_none(reference)) from rejected
         return self._payment(payment_intent)
 
     async def refund(self, request: CreateRefund, idempotency_key: str) -> ProviderRefund:
@@ -134,7 +128,10 @@ class StripeProvider:
             )
         return refund_from_stripe(refund)
 
-    async def retrieve_refund(self, reference: str) -> ProviderRefund:
+    def check_request(self, request: CreatePayment) -> None:
+        """Stripe takes what the schema lets through; its amount rules are check_amount's."""
+
+    async def retrieve_refund(self, reference: str, payment_reference: str) -> ProviderRefund:
         with self._stripe_errors():
             refund = await self._client.v1.refunds.retrieve_async(reference)
         return refund_from_stripe(refund)

@@ -14,7 +14,7 @@ import httpx
 import stripe
 
 from app.providers.base import (
-    PROVIDER_ID,
+    ObjectReader,
     PaymentError,
     PaymentStatus,
     ProviderDispute,
@@ -25,6 +25,7 @@ from app.providers.base import (
     ProviderUnavailable,
     RefundStatus,
     money,
+    optional_id,
     our_id,
 )
 
@@ -65,6 +66,9 @@ class StripeObjectUnreadable(ProviderUnavailable):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, provider=PROVIDER)
+
+
+_read = ObjectReader("Stripe", StripeObjectUnreadable)
 
 
 def to_plain_dict(obj: stripe.StripeObject | Mapping[str, Any]) -> dict[str, Any]:
@@ -132,11 +136,11 @@ def payment_from_payment_intent(
     if raw.get("object", "payment_intent") != "payment_intent":
         raise StripeObjectUnreadable(f"expected a payment_intent, got {raw.get('object')!r}")
     metadata = raw.get("metadata") or {}
-    currency = _required_str(raw, "currency").upper()
+    currency = _read.string(raw, "currency").upper()
     return ProviderPayment(
-        reference=_required_id(raw, "id"),
+        reference=_read.identifier(raw, "id"),
         status=payment_status(raw.get("status")),
-        amount=from_stripe_amount(_required_int(raw, "amount"), currency),
+        amount=from_stripe_amount(_read.integer(raw, "amount"), currency),
         currency=currency,
         livemode=bool(raw.get("livemode", False)),
         payment_id=our_id(metadata.get("payment_id")),
@@ -168,29 +172,28 @@ def refund_from_stripe(refund: stripe.Refund | Mapping[str, Any]) -> ProviderRef
     stripe_status = raw.get("status")
     if not isinstance(stripe_status, str) or stripe_status not in REFUND_STATUSES:
         raise StripeObjectUnreadable(f"unknown Refund status {stripe_status!r}")
-    currency = _required_str(raw, "currency").upper()
+    currency = _read.string(raw, "currency").upper()
     return ProviderRefund(
-        reference=_required_id(raw, "id"),
+        reference=_read.identifier(raw, "id"),
         status=REFUND_STATUSES[stripe_status],
-        amount=from_stripe_amount(_required_int(raw, "amount"), currency),
+        amount=from_stripe_amount(_read.integer(raw, "amount"), currency),
         currency=currency,
         failure_reason=_optional_str(raw.get("failure_reason")),
         raw=raw,
         refund_id=our_id((raw.get("metadata") or {}).get("refund_id")),
-        payment_reference=_optional_id(raw.get("payment_intent"))
-        or _optional_id(raw.get("charge")),
+        payment_reference=optional_id(raw.get("payment_intent")) or optional_id(raw.get("charge")),
     )
 
 
 def dispute_from_stripe(dispute: stripe.Dispute | Mapping[str, Any]) -> ProviderDispute:
     raw = to_plain_dict(dispute)
-    currency = _required_str(raw, "currency").upper()
-    payment_reference = _optional_id(raw.get("payment_intent")) or _required_id(raw, "charge")
+    currency = _read.string(raw, "currency").upper()
+    payment_reference = optional_id(raw.get("payment_intent")) or _read.identifier(raw, "charge")
     return ProviderDispute(
-        reference=_required_id(raw, "id"),
+        reference=_read.identifier(raw, "id"),
         payment_reference=payment_reference,
-        status=_required_str(raw, "status"),
-        amount=from_stripe_amount(_required_int(raw, "amount"), currency),
+        status=_read.string(raw, "status"),
+        amount=from_stripe_amount(_read.integer(raw, "amount"), currency),
         currency=currency,
         reason=_optional_str(raw.get("reason")),
         raw=raw,
@@ -303,31 +306,6 @@ def _payment_in_error(error: stripe.StripeError, publishable_key: str) -> Provid
         return payment_from_payment_intent(payment_intent, publishable_key=publishable_key)
     except StripeObjectUnreadable:
         return None
-
-
-def _required_str(raw: Mapping[str, Any], key: str) -> str:
-    value = raw.get(key)
-    if not isinstance(value, str) or not value:
-        raise StripeObjectUnreadable(f"Stripe object without a string {key!r}")
-    return value
-
-
-def _required_int(raw: Mapping[str, Any], key: str) -> int:
-    value = raw.get(key)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise StripeObjectUnreadable(f"Stripe object without an integer {key!r}")
-    return value
-
-
-def _required_id(raw: Mapping[str, Any], key: str) -> str:
-    value = raw.get(key)
-    if not isinstance(value, str) or not PROVIDER_ID.fullmatch(value):
-        raise StripeObjectUnreadable(f"Stripe object without a well-formed {key!r}")
-    return value
-
-
-def _optional_id(value: object) -> str | None:
-    return value if isinstance(value, str) and PROVIDER_ID.fullmatch(value) else None
 
 
 def _optional_int(value: object) -> int:

@@ -5,14 +5,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import stripe
 
 from app.providers.base import (
-    EVENT_TYPE,
-    PROVIDER_ID,
     ProviderDispute,
     ProviderEvent,
     ProviderPayment,
@@ -21,6 +18,8 @@ from app.providers.base import (
     WebhookSignatureMissing,
     WebhookVerificationFailed,
     check_storable,
+    optional_id,
+    read_envelope,
 )
 from app.providers.stripe.transformers import (
     PROVIDER,
@@ -109,36 +108,14 @@ def event_from_body(body: str | bytes, *, publishable_key: str) -> ProviderEvent
 
 
 def event_from_dict(event: Mapping[str, Any], *, publishable_key: str) -> ProviderEvent:
-    event_id = event.get("id")
-    event_type = event.get("type")
-    created = event.get("created")
-    data = event.get("data")
-    if event.get("object", "event") != "event":
-        raise WebhookMalformed(
-            f"not a snapshot event (object={event.get('object')!r})", provider=PROVIDER
-        )
-    if not isinstance(event_id, str) or not PROVIDER_ID.fullmatch(event_id):
-        raise WebhookMalformed("Stripe event without a well-formed id", provider=PROVIDER)
-    if not isinstance(event_type, str) or not EVENT_TYPE.fullmatch(event_type):
-        raise WebhookMalformed(
-            f"Stripe event {event_id} without a well-formed type", provider=PROVIDER
-        )
-    if not isinstance(created, int) or isinstance(created, bool):
-        raise WebhookMalformed(f"Stripe event {event_id} without a created time", provider=PROVIDER)
-    if not isinstance(data, Mapping) or not isinstance(data.get("object"), Mapping):
-        raise WebhookMalformed(f"Stripe event {event_id} without data.object", provider=PROVIDER)
-    obj: Mapping[str, Any] = data["object"]
-    object_id = obj.get("id")
-    if object_id is not None and not (
-        isinstance(object_id, str) and PROVIDER_ID.fullmatch(object_id)
-    ):
-        raise WebhookMalformed(f"Stripe event {event_id}: a malformed object id", provider=PROVIDER)
+    envelope = read_envelope(event, provider=PROVIDER, label="Stripe", object_id_required=False)
+    event_id, event_type, obj = envelope.event_id, envelope.event_type, envelope.obj
     payment_reference = _payment_reference(obj)
     return ProviderEvent(
         event_id=event_id,
         event_type=event_type,
-        created_at=datetime.fromtimestamp(created, tz=UTC),
-        object_id=object_id if isinstance(object_id, str) else None,
+        created_at=envelope.created_at,
+        object_id=envelope.object_id,
         payment=_payment_snapshot(event_id, obj, publishable_key),
         raw=dict(event),
         refund=_refund_snapshot(event_id, obj),
@@ -177,8 +154,7 @@ def _payment_reference(obj: Mapping[str, Any]) -> str | None:
     """A charge's or refund's PaymentIntent: which payment to look at again."""
     if obj.get("object") == "payment_intent":
         return None
-    reference = obj.get("payment_intent")
-    return reference if isinstance(reference, str) and PROVIDER_ID.fullmatch(reference) else None
+    return optional_id(obj.get("payment_intent"))
 
 
 def _payment_snapshot(

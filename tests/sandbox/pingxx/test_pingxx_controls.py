@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from sandbox.pingxx import PingxxSandboxConfig, create_app, signing
 from sandbox.runner import ServerThread
 from sandbox.testing import PingxxSandboxControl
 from tests.sandbox.pingxx.helpers import APP_ID, SECRET_KEY, create_charge
+from tests.support.processes import running
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 # What a browser sends when a form with no fields is submitted.
@@ -252,6 +252,45 @@ class TestStateFile:
         finally:
             second.stop()
 
+    def test_a_url_configured_after_the_snapshot_is_served_too(
+        self, tmp_path: Path, merchant_key: signing.PrivateKey
+    ) -> None:
+        state_file = tmp_path / "pingxx.json"
+        config = PingxxSandboxConfig(
+            secret_key=SECRET_KEY,
+            webhook_urls=["http://127.0.0.1:9/old"],
+            state_file=str(state_file),
+        )
+        _serve(config).stop()
+        config.webhook_urls = ["http://127.0.0.1:9/old", "http://127.0.0.1:9/new"]
+        second = _serve(config)
+        try:
+            listed = PingxxSandboxControl(second.url).request("GET", "/_sandbox/webhook_endpoints")
+            urls = sorted(e["url"] for e in listed.json()["data"])
+            assert urls == ["http://127.0.0.1:9/new", "http://127.0.0.1:9/old"]
+        finally:
+            second.stop()
+
+
+class TestEventList:
+    def test_lists_every_event_newest_first_delivered_or_not(
+        self, sdk: ModuleType, pingxx: PingxxSandboxControl
+    ) -> None:
+        pingxx.configure(webhooks_enabled=False)
+        first, second = create_charge("alipay_qr"), create_charge("alipay_qr")
+        pingxx.pay(first.id)
+        pingxx.pay(second.id)
+        pingpp.Charge.refund(first.id, amount=100, description="d")
+        every = pingxx.request("GET", "/_sandbox/events").json()["data"]
+        newest_first = ["refund.succeeded", "charge.succeeded", "charge.succeeded"]
+        assert [e["type"] for e in every] == newest_first
+        assert every[1]["data"]["object"]["id"] == second.id
+        about = pingxx.request("GET", f"/_sandbox/events?object_id={first.id}").json()["data"]
+        assert [e["data"]["object"]["id"] for e in about] == [first.id]
+        refunds = pingxx.request("GET", "/_sandbox/events?type=refund.succeeded").json()["data"]
+        assert [e["data"]["object"]["charge"] for e in refunds] == [first.id]
+        assert pingxx.deliveries() == []
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -266,35 +305,12 @@ def test_python_dash_m_runs_the_sandbox_standalone(
     merchant_pem = tmp_path / "merchant_public.pem"
     merchant_pem.write_text(signing.public_key_pem(merchant_key))
     webhook_pem = tmp_path / "pingxx_public.pem"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sandbox.pingxx",
-            "--port",
-            str(port),
-            "--merchant-public-key",
-            str(merchant_pem),
-            "--webhook-public-key-out",
-            str(webhook_pem),
-            "--webhook-url",
-            "http://127.0.0.1:9/hooks",
-        ],
-        cwd=REPO_ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                health = httpx.get(f"{base}/_sandbox/health", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.1)
+    command = [sys.executable, "-m", "sandbox.pingxx", "--port", str(port)]
+    command += ["--merchant-public-key", str(merchant_pem), "--webhook-public-key-out"]
+    command += [str(webhook_pem), "--webhook-url", "http://127.0.0.1:9/hooks"]
+    with running(command, ready=f"{base}/_sandbox/health", cwd=REPO_ROOT):
+        health = httpx.get(f"{base}/_sandbox/health", timeout=1)
         assert health.json() == {"ok": True}
         assert httpx.get(f"{base}/_sandbox/webhook_public_key").text == webhook_pem.read_text()
         endpoints = httpx.get(f"{base}/_sandbox/webhook_endpoints").json()["data"]
@@ -304,6 +320,3 @@ def test_python_dash_m_runs_the_sandbox_standalone(
         )
         assert unsigned.status_code == 400
         assert unsigned.json()["error"]["message"] == "没有提供签名串，需要在 header 中加入签名串。"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)

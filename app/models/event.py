@@ -20,10 +20,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, utcnow
 
-OUTBOX_STATUSES = ("pending", "delivered", "dead")
+EVENT_STATUSES = ("pending", "delivered", "dead")
 
 
-class OutboxEvent(Base):
+class Event(Base):
     """A notification for the order service, written in the transaction of the change."""
 
     __tablename__ = "outbox_events"
@@ -48,7 +48,7 @@ class OutboxEvent(Base):
 
     __table_args__ = (
         CheckConstraint(
-            "status IN ({})".format(", ".join(f"'{s}'" for s in OUTBOX_STATUSES)),
+            "status IN ({})".format(", ".join(f"'{s}'" for s in EVENT_STATUSES)),
             name="status_known",
         ),
         Index(

@@ -23,8 +23,8 @@ from standardwebhooks.webhooks import Webhook
 
 from app.core.db import transaction, utcnow
 from app.core.settings import Settings
-from app.models import OutboxEvent
-from app.repositories.outbox import OutboxRepository
+from app.models import Event
+from app.repositories.events import EventRepository
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def retry_delay(failures: int, schedule: list[float]) -> float | None:
     return schedule[failures - 1] * random.uniform(1 - JITTER, 1 + JITTER)
 
 
-def event_body(event: OutboxEvent) -> str:
+def event_body(event: Event) -> str:
     created_at = event.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
     return json.dumps(
         {"id": event.id, "type": event.type, "created_at": created_at, "data": event.data},
@@ -64,7 +64,7 @@ def event_body(event: OutboxEvent) -> str:
     )
 
 
-class NotificationRelay:
+class EventRelay:
     """One batch per `run_once`; `app.workers.relay` loops it."""
 
     def __init__(
@@ -102,7 +102,7 @@ class NotificationRelay:
     async def run_once(self) -> int:
         """Claims one batch and delivers it; returns how many deliveries were attempted."""
         async with transaction(self.sessionmaker) as session:
-            claimed = await OutboxRepository(session).claim_due(
+            claimed = await EventRepository(session).claim_due(
                 limit=self.settings.relay_batch_size,
                 lease_seconds=self.lease,
                 order_hold_seconds=self.settings.notification_order_hold_seconds,
@@ -125,21 +125,19 @@ class NotificationRelay:
                 attempted += result
         return attempted
 
-    async def _deliver(
-        self, event: OutboxEvent, claimed_at: float, bound: asyncio.Semaphore
-    ) -> int:
+    async def _deliver(self, event: Event, claimed_at: float, bound: asyncio.Semaphore) -> int:
         async with bound:
             lease = event.locked_until
             assert lease is not None
             if time.monotonic() - claimed_at > self.start_deadline:
                 async with transaction(self.sessionmaker) as session:
-                    await OutboxRepository(session).release(event.id, lease)
+                    await EventRepository(session).release(event.id, lease)
                 return 0
             outcome = await self._post(event)
             await self._record(event, lease, outcome)
             return 1
 
-    async def _post(self, event: OutboxEvent) -> Outcome:
+    async def _post(self, event: Event) -> Outcome:
         body = event_body(event)
         attempted_at = self.clock()
         headers = {
@@ -174,12 +172,12 @@ class NotificationRelay:
             text = text[:MAX_RESPONSE_SNIPPET_CHARS] + "..."
         return text[:MAX_ERROR_CHARS]
 
-    async def _record(self, event: OutboxEvent, lease: datetime, outcome: Outcome) -> None:
+    async def _record(self, event: Event, lease: datetime, outcome: Outcome) -> None:
         attempt = event.attempts + 1
         schedule = self.settings.notification_retry_schedule
         retry_in = None if outcome.delivered else retry_delay(attempt, schedule)
         async with transaction(self.sessionmaker) as session:
-            outbox = OutboxRepository(session)
+            outbox = EventRepository(session)
             await outbox.add_attempt(
                 event.id,
                 attempted_at=outcome.attempted_at,
@@ -220,12 +218,10 @@ class NotificationRelay:
         )
 
 
-async def redeliver(
-    sessionmaker: async_sessionmaker[AsyncSession], event_id: str
-) -> OutboxEvent | None:
+async def redeliver(sessionmaker: async_sessionmaker[AsyncSession], event_id: str) -> Event | None:
     """Queues an event again, due now with a fresh schedule; its past attempts stay listed."""
     async with transaction(sessionmaker) as session:
-        outbox = OutboxRepository(session)
+        outbox = EventRepository(session)
         event = await outbox.reset_for_redelivery(event_id)
         if event is not None:
             await outbox.notify()

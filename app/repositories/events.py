@@ -4,34 +4,20 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, exists, func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from app.models import DeliveryAttempt, OutboxEvent
+from app.models import DeliveryAttempt, Event
+from app.repositories.base import ModelRepository
 
 NOTIFY_CHANNEL = "payments_outbox"
 
 
-class OutboxRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    @classmethod
-    def from_session(cls, session: AsyncSession) -> OutboxRepository:
-        return cls(session)
-
-    def add(self, event: OutboxEvent) -> None:
-        self.session.add(event)
+class EventRepository(ModelRepository[Event]):
+    model = Event
 
     async def notify(self) -> None:
         """Wakes listening relays when this transaction commits (LISTEN/NOTIFY)."""
         await self.session.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
-
-    async def get(self, event_id: str, *, for_update: bool = False) -> OutboxEvent | None:
-        stmt = select(OutboxEvent).where(OutboxEvent.id == event_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def list(
         self,
@@ -40,15 +26,15 @@ class OutboxRepository:
         type: str | None,
         limit: int,
         starting_after: str | None,
-    ) -> Sequence[OutboxEvent]:
-        stmt = select(OutboxEvent).order_by(OutboxEvent.seq.desc()).limit(limit)
+    ) -> Sequence[Event]:
+        stmt = select(Event).order_by(Event.seq.desc()).limit(limit)
         if payment_id is not None:
-            stmt = stmt.where(OutboxEvent.payment_id == payment_id)
+            stmt = stmt.where(Event.payment_id == payment_id)
         if type is not None:
-            stmt = stmt.where(OutboxEvent.type == type)
+            stmt = stmt.where(Event.type == type)
         if starting_after is not None:
-            cursor = select(OutboxEvent.seq).where(OutboxEvent.id == starting_after)
-            stmt = stmt.where(OutboxEvent.seq < cursor.scalar_subquery())
+            cursor = select(Event.seq).where(Event.id == starting_after)
+            stmt = stmt.where(Event.seq < cursor.scalar_subquery())
         return (await self.session.execute(stmt)).scalars().all()
 
     async def attempts_for(self, event_ids: Sequence[str]) -> Sequence[DeliveryAttempt]:
@@ -61,7 +47,7 @@ class OutboxRepository:
 
     async def claim_due(
         self, *, limit: int, lease_seconds: float, order_hold_seconds: float
-    ) -> Sequence[OutboxEvent]:
+    ) -> Sequence[Event]:
         """Leases up to `limit` due events, oldest first, at most one per payment: an event
         waits while an earlier one of its payment is still pending, for at most
         `order_hold_seconds` after that earlier one was made (one event the order service
@@ -69,30 +55,30 @@ class OutboxRepository:
         Concurrent relays skip rows another is claiming, so no two hold the same event.
         Each returned event's `locked_until` is the lease token that `mark_delivered` /
         `mark_failed` check."""
-        earlier = aliased(OutboxEvent)
+        earlier = aliased(Event)
         now = func.now()
         due = (
-            select(OutboxEvent.id)
+            select(Event.id)
             .where(
-                OutboxEvent.status == "pending",
-                OutboxEvent.next_attempt_at <= now,
-                or_(OutboxEvent.locked_until.is_(None), OutboxEvent.locked_until <= now),
+                Event.status == "pending",
+                Event.next_attempt_at <= now,
+                or_(Event.locked_until.is_(None), Event.locked_until <= now),
                 ~exists().where(
-                    earlier.payment_id == OutboxEvent.payment_id,
+                    earlier.payment_id == Event.payment_id,
                     earlier.status == "pending",
-                    earlier.seq < OutboxEvent.seq,
+                    earlier.seq < Event.seq,
                     earlier.created_at > now - timedelta(seconds=order_hold_seconds),
                 ),
             )
-            .order_by(OutboxEvent.seq)
+            .order_by(Event.seq)
             .limit(limit)
-            .with_for_update(skip_locked=True, of=OutboxEvent)
+            .with_for_update(skip_locked=True, of=Event)
         )
         stmt = (
-            update(OutboxEvent)
-            .where(OutboxEvent.id.in_(due))
+            update(Event)
+            .where(Event.id.in_(due))
             .values(locked_until=now + timedelta(seconds=lease_seconds))
-            .returning(OutboxEvent)
+            .returning(Event)
             .execution_options(synchronize_session=False, populate_existing=True)
         )
         claimed = (await self.session.execute(stmt)).scalars().all()
@@ -105,7 +91,7 @@ class OutboxRepository:
             lease,
             status="delivered",
             delivered_at=func.now(),
-            attempts=OutboxEvent.attempts + 1,
+            attempts=Event.attempts + 1,
             last_error=None,
             locked_until=None,
         )
@@ -115,7 +101,7 @@ class OutboxRepository:
     ) -> bool:
         """Schedules the next try in `retry_in` seconds, or dead-letters when it is None."""
         values: dict[str, object] = {
-            "attempts": OutboxEvent.attempts + 1,
+            "attempts": Event.attempts + 1,
             "last_error": error,
             "locked_until": None,
         }
@@ -131,14 +117,14 @@ class OutboxRepository:
 
     async def _update_leased(self, event_id: str, lease: datetime, **values: object) -> bool:
         stmt = (
-            update(OutboxEvent)
+            update(Event)
             .where(
-                OutboxEvent.id == event_id,
-                OutboxEvent.status == "pending",
-                OutboxEvent.locked_until == lease,
+                Event.id == event_id,
+                Event.status == "pending",
+                Event.locked_until == lease,
             )
             .values(**values)
-            .returning(OutboxEvent.id)
+            .returning(Event.id)
             .execution_options(synchronize_session=False)
         )
         return (await self.session.execute(stmt)).scalar_one_or_none() is not None
@@ -169,11 +155,11 @@ class OutboxRepository:
             )
         )
 
-    async def reset_for_redelivery(self, event_id: str) -> OutboxEvent | None:
+    async def reset_for_redelivery(self, event_id: str) -> Event | None:
         """Pending and due now with a fresh retry schedule; its attempt rows stay."""
         stmt = (
-            update(OutboxEvent)
-            .where(OutboxEvent.id == event_id)
+            update(Event)
+            .where(Event.id == event_id)
             .values(
                 status="pending",
                 attempts=0,
@@ -182,7 +168,7 @@ class OutboxRepository:
                 delivered_at=None,
                 last_error=None,
             )
-            .returning(OutboxEvent)
+            .returning(Event)
             .execution_options(synchronize_session=False, populate_existing=True)
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
@@ -191,15 +177,15 @@ class OutboxRepository:
         """Delivered or dead events made before `cutoff` (their attempts go with them),
         at most `limit` at a time; pending ones are kept whatever their age."""
         doomed = (
-            select(OutboxEvent.id)
-            .where(OutboxEvent.created_at < cutoff, OutboxEvent.status != "pending")
+            select(Event.id)
+            .where(Event.created_at < cutoff, Event.status != "pending")
             .limit(limit)
             .scalar_subquery()
         )
         result = await self.session.execute(
-            delete(OutboxEvent)
-            .where(OutboxEvent.id.in_(doomed))
-            .returning(OutboxEvent.id)
+            delete(Event)
+            .where(Event.id.in_(doomed))
+            .returning(Event.id)
             .execution_options(synchronize_session=False)
         )
         return len(result.all())

@@ -1,0 +1,3 @@
+from app.providers.pingxx.adapter import PingxxProvider
+
+__all__ = ["PingxxProvider"]
